@@ -74,8 +74,13 @@ type trustState struct {
 	// revoked maps an issuer (its subject and public key) to the set of
 	// revoked serial numbers, as big.Int.Text(16).
 	revoked map[string]map[string]struct{}
+	// revokedAnchors holds bundle certificates (by DER) that another bundle
+	// certificate issued and revoked. x509 ends a chain at the first bundle
+	// certificate it reaches, so an intermediate placed in the bundle would
+	// otherwise never be checked against its own issuer's CRL.
+	revokedAnchors map[string]bool
 	// stamps records the files as they were when this state was built (or
-	// last attempted), in the order bundle, CRLs.
+	// last attempted), in the order bundles, CRLs.
 	stamps []stamp
 }
 
@@ -95,7 +100,7 @@ func (t *trustState) isRevoked(cert, issuer *x509.Certificate) bool {
 // trustStore builds trust states from the sources and rebuilds them when a
 // file source changes.
 type trustStore struct {
-	bundle   *source // nil: no bundle (only allowed in verify-headers mode)
+	bundles  []source // none: no bundle (only allowed in verify-headers mode)
 	crls     []source
 	hasFiles bool
 	onError  func(error)
@@ -105,10 +110,7 @@ type trustStore struct {
 }
 
 func (ts *trustStore) sources() []source {
-	var all []source
-	if ts.bundle != nil {
-		all = append(all, *ts.bundle)
-	}
+	all := append([]source(nil), ts.bundles...)
 	return append(all, ts.crls...)
 }
 
@@ -179,18 +181,20 @@ func (ts *trustStore) current() *trustState {
 
 func (ts *trustStore) build(stamps []stamp) (*trustState, error) {
 	st := &trustState{stamps: stamps, revoked: map[string]map[string]struct{}{}}
-	if ts.bundle != nil {
-		data, err := ts.bundle.read()
+	for _, src := range ts.bundles {
+		data, err := src.read()
 		if err != nil {
 			return nil, fmt.Errorf("albmtls: read CA bundle: %w", err)
 		}
 		certs, err := parseBundle(data)
 		if err != nil {
-			return nil, fmt.Errorf("albmtls: CA bundle %s: %w", ts.bundle.name(), err)
+			return nil, fmt.Errorf("albmtls: CA bundle %s: %w", src.name(), err)
 		}
-		st.rootCerts = certs
+		st.rootCerts = append(st.rootCerts, certs...)
+	}
+	if len(st.rootCerts) > 0 {
 		st.roots = x509.NewCertPool()
-		for _, c := range certs {
+		for _, c := range st.rootCerts {
 			st.roots.AddCert(c)
 		}
 	}
@@ -203,6 +207,7 @@ func (ts *trustStore) build(stamps []stamp) (*trustState, error) {
 			return nil, fmt.Errorf("albmtls: CRL %s: %w", src.name(), err)
 		}
 	}
+	st.findRevokedAnchors()
 	return st, nil
 }
 
@@ -295,4 +300,23 @@ func (t *trustState) crlIssuer(crl *x509.RevocationList) *x509.Certificate {
 		}
 	}
 	return nil
+}
+
+func (t *trustState) findRevokedAnchors() {
+	if len(t.revoked) == 0 {
+		return
+	}
+	for _, c := range t.rootCerts {
+		for _, issuer := range t.rootCerts {
+			if c == issuer || !bytes.Equal(c.RawIssuer, issuer.RawSubject) || !t.isRevoked(c, issuer) {
+				continue
+			}
+			if c.CheckSignatureFrom(issuer) == nil {
+				if t.revokedAnchors == nil {
+					t.revokedAnchors = map[string]bool{}
+				}
+				t.revokedAnchors[string(c.Raw)] = true
+			}
+		}
+	}
 }

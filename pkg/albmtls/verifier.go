@@ -39,7 +39,7 @@ type Option func(*config) error
 
 type config struct {
 	mode         Mode
-	bundle       *source
+	bundles      []source
 	crls         []source
 	ignoreExpiry bool
 	now          func() time.Time
@@ -48,34 +48,32 @@ type config struct {
 	onReject     func(http.ResponseWriter, *http.Request, error)
 }
 
-// WithCABundle sets the trusted CA certificates from PEM bytes (CERTIFICATE
+// WithCABundle adds trusted CA certificates from PEM bytes (CERTIFICATE
 // blocks only; text between blocks, such as ALB's '#' comments, is skipped).
+// The bundle may hold intermediate CAs as well as roots. Repeated bundle
+// options add up.
 func WithCABundle(pemBytes []byte) Option {
 	return func(c *config) error {
-		if c.bundle != nil {
-			return errors.New("albmtls: CA bundle given twice")
-		}
-		c.bundle = &source{data: append([]byte(nil), pemBytes...)}
+		c.bundles = append(c.bundles, source{data: append([]byte(nil), pemBytes...)})
 		return nil
 	}
 }
 
-// WithCABundleFile reads the trusted CA certificates from a PEM file, and
-// reads it again whenever it changes (checked with a stat on each request),
-// for example the ca.crt key of a Kubernetes Secret mounted as a volume.
+// WithCABundleFile adds trusted CA certificates from a PEM file, read again
+// whenever it changes (checked with a stat on each request), for example the
+// ca.crt key of a Kubernetes Secret mounted as a volume.
 func WithCABundleFile(path string) Option {
 	return func(c *config) error {
-		if c.bundle != nil {
-			return errors.New("albmtls: CA bundle given twice")
-		}
-		c.bundle = &source{path: path}
+		c.bundles = append(c.bundles, source{path: path})
 		return nil
 	}
 }
 
 // WithCRL adds certificate revocation lists: PEM ("X509 CRL" blocks, one or
 // more) or a single DER CRL. Each must be signed by a CA in the bundle;
-// NewVerifier refuses one that is not (ErrInvalidCRL).
+// NewVerifier refuses one that is not (ErrInvalidCRL). To revoke certificates
+// issued by an intermediate CA, put that intermediate in the bundle too, as
+// in an ALB trust store.
 func WithCRL(data []byte) Option {
 	return func(c *config) error {
 		c.crls = append(c.crls, source{data: append([]byte(nil), data...)})
@@ -158,13 +156,13 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 			return nil, err
 		}
 	}
-	if cfg.mode == ModePassthrough && cfg.bundle == nil {
+	if cfg.mode == ModePassthrough && len(cfg.bundles) == 0 {
 		return nil, errors.New("albmtls: passthrough mode needs a CA bundle (WithCABundle or WithCABundleFile)")
 	}
-	if cfg.bundle == nil && len(cfg.crls) > 0 {
+	if len(cfg.bundles) == 0 && len(cfg.crls) > 0 {
 		return nil, errors.New("albmtls: CRLs need a CA bundle to check their signatures")
 	}
-	ts := &trustStore{bundle: cfg.bundle, crls: cfg.crls, onError: cfg.onReloadErr}
+	ts := &trustStore{bundles: cfg.bundles, crls: cfg.crls, onError: cfg.onReloadErr}
 	for _, s := range ts.sources() {
 		if s.path != "" {
 			ts.hasFiles = true
@@ -247,6 +245,9 @@ func (v *Verifier) verify(st *trustState, presented []*x509.Certificate) ([]*x50
 			if st.isRevoked(ch[i], ch[i+1]) {
 				return nil, certError(ReasonCRLHit, ch[i], nil)
 			}
+		}
+		if anchor := ch[len(ch)-1]; st.revokedAnchors[string(anchor.Raw)] {
+			return nil, certError(ReasonCRLHit, anchor, nil)
 		}
 	}
 	if at.Equal(now) {
