@@ -130,7 +130,7 @@ func parsePEMHeader(value string, maxCerts int) ([]*x509.Certificate, error) {
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
 		// pem.Decode stops at a block without its END line, or at junk.
-		return nil, newError(ReasonMalformed, fmt.Errorf("undecodable data after %d PEM certificate(s)", len(ders)))
+		return nil, newError(ReasonMalformed, fmt.Errorf("truncated PEM or trailing data after %d certificate(s)", len(ders)))
 	}
 	if len(ders) == 0 {
 		return nil, newError(ReasonMalformed, errors.New("no PEM certificate"))
