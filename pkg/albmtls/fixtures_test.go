@@ -1,20 +1,17 @@
 package albmtls_test
 
 import (
-	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"math/big"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/albtrust/albtrust/internal/pki"
 )
 
 // testNow is the fixed instant every test verifies at (through WithClock).
@@ -28,7 +25,8 @@ var (
 	keyCache = map[string][]crypto.Signer{}
 )
 
-// testKey returns the i-th cached key of alg ("rsa" or "ecdsa").
+// testKey returns the i-th cached key of alg ("rsa" or "ecdsa"), made by
+// internal/pki as the operator makes them.
 func testKey(t testing.TB, alg string, i int) crypto.Signer {
 	t.Helper()
 	keyMu.Lock()
@@ -38,9 +36,9 @@ func testKey(t testing.TB, alg string, i int) crypto.Signer {
 		var err error
 		switch alg {
 		case "rsa":
-			k, err = rsa.GenerateKey(rand.Reader, 2048)
+			k, err = pki.GenerateKey(pki.AlgorithmRSA, 2048)
 		case "ecdsa":
-			k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			k, err = pki.GenerateKey(pki.AlgorithmECDSA, 256)
 		default:
 			t.Fatalf("unknown key algorithm %q", alg)
 		}
@@ -52,88 +50,39 @@ func testKey(t testing.TB, alg string, i int) crypto.Signer {
 	return keyCache[alg][i]
 }
 
-var serialCounter = big.NewInt(0x1000)
-var serialMu sync.Mutex
-
-func nextSerial() *big.Int {
-	serialMu.Lock()
-	defer serialMu.Unlock()
-	serialCounter.Add(serialCounter, big.NewInt(0x10101))
-	return new(big.Int).Set(serialCounter)
-}
-
 type issued struct {
 	cert *x509.Certificate
 	key  crypto.Signer
 }
 
-// newCA makes a CA certificate with the walkthrough's CA profile, self-signed
-// when parent is nil.
+// newCA makes a CA certificate with the walkthrough's CA profile: a root
+// through pki.CreateCA when parent is nil, else an intermediate signed by
+// parent (the operator never makes intermediates, so crypto/x509 does it here,
+// with the same profile).
 func newCA(t testing.TB, cn string, key crypto.Signer, parent *issued, notBefore, notAfter time.Time) *issued {
 	t.Helper()
+	subject := pkix.Name{CommonName: cn, Organization: []string{"albtrust tests"}}
+	if parent == nil {
+		c, err := pki.CreateCA(pki.CARequest{Subject: subject, Key: key, NotBefore: notBefore, NotAfter: notAfter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &issued{cert: c, key: key}
+	}
+	serial, err := pki.NewSerialNumber()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"albtrust tests"}},
+		SerialNumber:          serial,
+		Subject:               subject,
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}
-	return sign(t, tmpl, key, parent)
-}
-
-type leafOpts struct {
-	cn        string
-	notBefore time.Time
-	notAfter  time.Time
-	eku       []x509.ExtKeyUsage
-	emails    []string
-	uris      []string
-	dns       []string
-}
-
-// newLeaf makes a client certificate with the walkthrough's client profile
-// (serverAuth+clientAuth unless o.eku says otherwise).
-func newLeaf(t testing.TB, key crypto.Signer, parent *issued, o leafOpts) *issued {
-	t.Helper()
-	if o.eku == nil {
-		o.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-	}
-	if o.notBefore.IsZero() {
-		o.notBefore = testNow.Add(-24 * time.Hour)
-	}
-	if o.notAfter.IsZero() {
-		o.notAfter = testNow.Add(365 * 24 * time.Hour)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: o.cn, Organization: []string{"albtrust tests"}},
-		NotBefore:             o.notBefore,
-		NotAfter:              o.notAfter,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:           o.eku,
-		EmailAddresses:        o.emails,
-		DNSNames:              o.dns,
-	}
-	for _, s := range o.uris {
-		u, err := url.Parse(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.URIs = append(tmpl.URIs, u)
-	}
-	return sign(t, tmpl, key, parent)
-}
-
-func sign(t testing.TB, tmpl *x509.Certificate, key crypto.Signer, parent *issued) *issued {
-	t.Helper()
-	parentCert, parentKey := tmpl, key
-	if parent != nil {
-		parentCert, parentKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), parentKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent.cert, key.Public(), parent.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,31 +93,102 @@ func sign(t testing.TB, tmpl *x509.Certificate, key crypto.Signer, parent *issue
 	return &issued{cert: c, key: key}
 }
 
-// newCRL makes a CRL signed by ca listing serials, valid around testNow.
-func newCRL(t testing.TB, ca *issued, serials ...*big.Int) []byte {
+type leafOpts struct {
+	cn         string
+	notBefore  time.Time
+	notAfter   time.Time
+	serverOnly bool // serverAuth EKU only (crypto/x509; pki always adds clientAuth)
+	clientOnly bool // clientAuth EKU only (default: serverAuth+clientAuth, the walkthrough's profile)
+	emails     []string
+	uris       []string
+	dns        []string
+}
+
+// newLeaf issues a client certificate through pki.IssueClientCertificate,
+// except for the serverAuth-only certificate pki refuses to make.
+func newLeaf(t testing.TB, key crypto.Signer, parent *issued, o leafOpts) *issued {
 	t.Helper()
-	var entries []x509.RevocationListEntry
-	for _, s := range serials {
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: testNow.Add(-time.Hour)})
+	if o.notBefore.IsZero() {
+		o.notBefore = testNow.Add(-24 * time.Hour)
 	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number:                    big.NewInt(1),
-		ThisUpdate:                testNow.Add(-time.Hour),
-		NextUpdate:                testNow.Add(7 * 24 * time.Hour),
-		RevokedCertificateEntries: entries,
-	}, ca.cert, ca.key)
+	if o.notAfter.IsZero() {
+		o.notAfter = testNow.Add(365 * 24 * time.Hour)
+	}
+	subject := pkix.Name{CommonName: o.cn, Organization: []string{"albtrust tests"}}
+	var uris []*url.URL
+	for _, s := range o.uris {
+		u, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uris = append(uris, u)
+	}
+	if !o.serverOnly {
+		c, err := pki.IssueClientCertificate(pki.ClientRequest{
+			Subject: subject, PublicKey: key.Public(),
+			EmailAddresses: o.emails, URIs: uris, DNSNames: o.dns,
+			ServerAuth: !o.clientOnly,
+			NotBefore:  o.notBefore, NotAfter: o.notAfter,
+			CA: parent.cert, CAKey: parent.key,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &issued{cert: c, key: key}
+	}
+	serial, err := pki.NewSerialNumber()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               subject,
+		NotBefore:             o.notBefore,
+		NotAfter:              o.notAfter,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent.cert, key.Public(), parent.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &issued{cert: c, key: key}
+}
+
+// newCRL makes a PEM CRL signed by ca listing serials, valid around testNow.
+func newCRL(t testing.TB, ca *issued, serials ...*big.Int) []byte {
+	t.Helper()
+	var entries []pki.RevokedCertificate
+	for _, s := range serials {
+		entries = append(entries, pki.RevokedCertificate{SerialNumber: s, RevocationTime: testNow.Add(-time.Hour)})
+	}
+	crl, err := pki.CreateCRL(pki.CRLRequest{
+		CA: ca.cert, Key: ca.key, Number: big.NewInt(1),
+		ThisUpdate: testNow.Add(-time.Hour), NextUpdate: testNow.Add(7 * 24 * time.Hour),
+		Revoked: entries,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crl
+}
+
+// otherSerial returns a fresh serial that no fixture certificate carries.
+func otherSerial(t testing.TB) *big.Int {
+	s, err := pki.NewSerialNumber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func pemCerts(certs ...*x509.Certificate) []byte {
-	var buf bytes.Buffer
-	for _, c := range certs {
-		_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	return buf.Bytes()
+	return pki.EncodeCertificatesPEM(certs...)
 }
 
 // hierarchy is one test PKI: a root, an optional intermediate, and the CA

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -25,8 +26,10 @@ type Identity struct {
 	DNSNames       []string
 	// SerialNumber is the leaf's serial in uppercase hex, as ALB prints it.
 	SerialNumber string
-	// FingerprintSHA256 is the lowercase hex SHA-256 of the leaf's DER
-	// ("" when only the Verify headers without the Leaf header were seen).
+	// FingerprintSHA256 is the SHA-256 of the leaf's DER as uppercase hex
+	// pairs joined by ':', as `openssl x509 -fingerprint -sha256` and the
+	// albtrust ClientCertificate status print it ("" when only the Verify
+	// headers without the Leaf header were seen).
 	FingerprintSHA256 string
 	NotBefore         time.Time
 	NotAfter          time.Time
@@ -46,7 +49,6 @@ func (id *Identity) Leaf() *x509.Certificate {
 
 func newIdentity(chain []*x509.Certificate, mode Mode) *Identity {
 	leaf := chain[0]
-	sum := sha256.Sum256(leaf.Raw)
 	id := &Identity{
 		Mode:              mode,
 		Subject:           leaf.Subject.String(),
@@ -55,7 +57,7 @@ func newIdentity(chain []*x509.Certificate, mode Mode) *Identity {
 		EmailAddresses:    leaf.EmailAddresses,
 		DNSNames:          leaf.DNSNames,
 		SerialNumber:      formatSerial(leaf.SerialNumber),
-		FingerprintSHA256: hex.EncodeToString(sum[:]),
+		FingerprintSHA256: fingerprint(leaf),
 		NotBefore:         leaf.NotBefore,
 		NotAfter:          leaf.NotAfter,
 		Chain:             chain,
@@ -64,6 +66,19 @@ func newIdentity(chain []*x509.Certificate, mode Mode) *Identity {
 		id.URIs = append(id.URIs, u.String())
 	}
 	return id
+}
+
+func fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	var b strings.Builder
+	b.Grow(len(sum) * 3)
+	for i, x := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", x)
+	}
+	return b.String()
 }
 
 func identityFromHeaders(vh *VerifyModeHeaders) *Identity {

@@ -1,18 +1,16 @@
 package albmtls_test
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/albtrust/albtrust/internal/pki"
 	"github.com/albtrust/albtrust/pkg/albmtls"
 )
 
@@ -77,8 +75,8 @@ func TestVerifyChain(t *testing.T) {
 			revoked := newLeaf(t, leafKey, h.issuer(), leafOpts{cn: "mallory"})
 			expired := newLeaf(t, leafKey, h.issuer(), leafOpts{cn: "old", notBefore: testNow.Add(-48 * time.Hour), notAfter: testNow.Add(-time.Hour)})
 			future := newLeaf(t, leafKey, h.issuer(), leafOpts{cn: "soon", notBefore: testNow.Add(time.Hour)})
-			serverOnly := newLeaf(t, leafKey, h.issuer(), leafOpts{cn: "server", eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-			clientOnly := newLeaf(t, leafKey, h.issuer(), leafOpts{cn: "client", eku: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+			serverOnly := newLeaf(t, leafKey, h.issuer(), leafOpts{cn: "server", serverOnly: true})
+			clientOnly := newLeaf(t, leafKey, h.issuer(), leafOpts{cn: "client", clientOnly: true})
 			stranger := newLeaf(t, leafKey, foreign, leafOpts{cn: "alice"})
 
 			// The root's CRL is always loaded, so every case also proves that an
@@ -145,11 +143,10 @@ func TestVerifyChain(t *testing.T) {
 // checkIdentity compares id with what is independently computed from leaf.
 func checkIdentity(t *testing.T, id *albmtls.Identity, leaf *x509.Certificate, anchors ...*x509.Certificate) {
 	t.Helper()
-	sum := sha256.Sum256(leaf.Raw)
-	if got, want := id.FingerprintSHA256, hex.EncodeToString(sum[:]); got != want {
+	if got, want := id.FingerprintSHA256, pki.Fingerprint(leaf); got != want {
 		t.Errorf("fingerprint %s, want %s", got, want)
 	}
-	if got, want := id.SerialNumber, strings.ToUpper(hex.EncodeToString(leaf.SerialNumber.Bytes())); got != want {
+	if got, want := id.SerialNumber, pki.SerialHex(leaf.SerialNumber); got != want {
 		t.Errorf("serial %s, want %s", got, want)
 	}
 	if id.CommonName != leaf.Subject.CommonName || id.Subject != leaf.Subject.String() || id.Issuer != leaf.Issuer.String() {
