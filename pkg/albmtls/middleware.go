@@ -26,6 +26,13 @@ func (v *Verifier) reject(w http.ResponseWriter, r *http.Request, err error) {
 		v.cfg.onReject(w, r, err)
 		return
 	}
+	DefaultRejectHandler(w, r, err)
+}
+
+// DefaultRejectHandler answers 403 Forbidden with the short text of err's
+// reason, for example "client certificate expired". A handler given to
+// WithRejectHandler can log the error and then call it.
+func DefaultRejectHandler(w http.ResponseWriter, _ *http.Request, err error) {
 	msg := "client certificate refused"
 	var ve *VerificationError
 	if errors.As(err, &ve) {
