@@ -14,8 +14,9 @@ const (
 	// MaxBundleCertificates is ALB's default quota of CA certificates per trust store.
 	MaxBundleCertificates = 25
 	// MaxCACertificateSize is the largest CA certificate ALB accepts, in
-	// bytes. It is compared with the certificate's PEM block (BEGIN to END
-	// line, newlines included), the larger of the two encodings.
+	// bytes. It is compared with the size of the certificate's canonical PEM
+	// block (64-column base64, BEGIN to END line, newlines included), the
+	// larger of the two encodings, so the check errs on the safe side.
 	MaxCACertificateSize = 16 * 1024
 )
 
@@ -240,7 +241,10 @@ func ValidateBundle(data []byte) ([]*x509.Certificate, error) {
 			problems = append(problems, BundleProblem{Index: idx, Rule: RuleUnparsable, Detail: err.Error(), Line: blockLine})
 			return
 		}
-		for _, p := range certificateProblems(c, len(raw)) {
+		// Size is measured on the canonical PEM encoding (64-column lines), so
+		// the verdict does not depend on how the input was wrapped.
+		size := len(pem.EncodeToMemory(&pem.Block{Type: pemTypeCertificate, Bytes: c.Raw}))
+		for _, p := range certificateProblems(c, size) {
 			p.Index, p.Subject, p.Line = idx, c.Subject.String(), blockLine
 			problems = append(problems, p)
 		}

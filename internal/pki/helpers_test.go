@@ -12,7 +12,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -256,4 +255,11 @@ func mustPEMCert(c *x509.Certificate) []byte { return EncodeCertificatesPEM(c) }
 
 func ptr[T any](v T) *T { return &v }
 
-var _ = fmt.Sprintf
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
