@@ -1113,8 +1113,8 @@ func (s *Sim) addTrustStoreRevocations(ctx context.Context, f form, _ *http.Requ
 	for _, r := range added {
 		total += r.entries
 	}
-	if total > maxRevocationEntries {
-		return nil, errorf(codeTooManyRevocationEntries, "Trust store '%s' would hold %d revoked entries; the limit is %d", ts.arn, total, maxRevocationEntries)
+	if total > s.maxRevocationEntries {
+		return nil, errorf(codeTooManyRevocationEntries, "Trust store '%s' would hold %d revoked entries; the limit is %d", ts.arn, total, s.maxRevocationEntries)
 	}
 	var res revocationsResult
 	for _, r := range added {

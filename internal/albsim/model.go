@@ -18,16 +18,16 @@ import (
 
 // Quotas and limits from the ELB documentation (defaults per account and region).
 const (
-	maxTrustStores          = 20
-	maxCACertificates       = 25
-	maxRevocationEntries    = 500000
-	maxCRLsPerStore         = 30
-	maxCRLBytes             = 50 << 20
-	maxCACertBytes          = 16 << 10
-	maxChainDepth           = 4
-	maxVerifyListenersPerLB = 2
-	maxTagsPerResource      = 50
-	maxPageSize             = 400
+	maxTrustStores              = 20
+	maxCACertificates           = 25
+	defaultMaxRevocationEntries = 500000
+	maxCRLsPerStore             = 30
+	maxCRLBytes                 = 50 << 20
+	maxCACertBytes              = 16 << 10
+	maxChainDepth               = 4
+	maxVerifyListenersPerLB     = 2
+	maxTagsPerResource          = 50
+	maxPageSize                 = 400
 )
 
 // Mutual authentication modes and values as they appear on the wire.

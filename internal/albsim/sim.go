@@ -56,6 +56,8 @@ type Sim struct {
 	mu              sync.RWMutex
 	state           *state
 	activationDelay time.Duration
+	// maxRevocationEntries is AWS's default quota; tests lower it instead of building huge CRLs.
+	maxRevocationEntries int
 
 	serverCert      tls.Certificate
 	serverCAPEM     []byte
@@ -85,10 +87,11 @@ func New(cfg Config) (*Sim, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	s := &Sim{
-		cfg:             cfg,
-		log:             cfg.Logger,
-		state:           newState(),
-		activationDelay: cfg.TrustStoreActivationDelay,
+		cfg:                  cfg,
+		log:                  cfg.Logger,
+		state:                newState(),
+		activationDelay:      cfg.TrustStoreActivationDelay,
+		maxRevocationEntries: defaultMaxRevocationEntries,
 		targetTransport: &http.Transport{
 			Proxy:           nil,
 			MaxIdleConns:    16,
