@@ -1,6 +1,7 @@
 package albsim
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -248,31 +249,9 @@ func verifyClientChain(certs []*x509.Certificate, p handshakePolicy, now time.Ti
 		return VerifyClientCertMaxChainDepth
 	}
 	leaf := certs[0]
-	inter := x509.NewCertPool()
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	// Check the chain at a moment inside the leaf's validity, so that an expired but otherwise
-	// trusted certificate is reported as expired rather than untrusted.
-	at := now
-	if at.After(leaf.NotAfter) {
-		at = leaf.NotAfter
-	}
-	if at.Before(leaf.NotBefore) {
-		at = leaf.NotBefore
-	}
-	chains, err := leaf.Verify(x509.VerifyOptions{
-		Roots: p.bundle.pool, Intermediates: inter, CurrentTime: at,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
-	if err != nil || len(chains) == 0 {
+	chain := trustedChain(leaf, certs[1:], p.bundle, now)
+	if chain == nil {
 		return VerifyClientCertUntrusted
-	}
-	chain := chains[0]
-	for _, c := range chains[1:] {
-		if len(c) < len(chain) {
-			chain = c
-		}
 	}
 	if len(chain) > maxChainDepth {
 		return VerifyClientCertMaxChainDepth
@@ -294,6 +273,36 @@ func verifyClientChain(certs []*x509.Certificate, p handshakePolicy, now time.Ti
 		}
 	}
 	return VerifySuccess
+}
+
+// trustedChain links leaf to the trust store's bundle through the presented intermediates. The
+// leaf's own validity period is left out (checked separately, so an expired certificate is
+// reported as expired, or accepted with IgnoreClientCertificateExpiry); every CA above it must be
+// valid now. It returns the chain leaf first, or nil.
+func trustedChain(leaf *x509.Certificate, presented []*x509.Certificate, bundle *caBundle, now time.Time) []*x509.Certificate {
+	inter := x509.NewCertPool()
+	for _, c := range presented {
+		inter.AddCert(c)
+	}
+	var best []*x509.Certificate
+	for _, cand := range append(append([]*x509.Certificate(nil), presented...), bundle.certs...) {
+		if !bytes.Equal(cand.RawSubject, leaf.RawIssuer) || leaf.CheckSignatureFrom(cand) != nil {
+			continue
+		}
+		chains, err := cand.Verify(x509.VerifyOptions{
+			Roots: bundle.pool, Intermediates: inter, CurrentTime: now,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		})
+		if err != nil {
+			continue
+		}
+		for _, c := range chains {
+			if best == nil || len(c)+1 < len(best) {
+				best = append([]*x509.Certificate{leaf}, c...)
+			}
+		}
+	}
+	return best
 }
 
 func clientAuthAllowed(leaf *x509.Certificate) bool {
