@@ -8,16 +8,11 @@ import (
 	"os"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -80,9 +75,9 @@ func main() {
 	}
 
 	// Cache only the Secrets albtrust owns or is pointed at: memory stays flat however many
-	// unrelated Secrets the cluster holds. Secrets without the label are read uncached.
-	roleLabel, err := labels.NewRequirement(mtlsv1alpha1.LabelSecretRole, selection.Exists, nil)
-	utilruntime.Must(err)
+	// unrelated Secrets the cluster holds.
+	cacheOpts := controllers.CacheOptions()
+	cacheOpts.SyncPeriod = &resync
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
@@ -91,12 +86,7 @@ func main() {
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "albtrust.mtls.albtrust.io",
 		LeaderElectionNamespace: leaderElectionNS,
-		Cache: cache.Options{
-			SyncPeriod: &resync,
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: {Label: labels.NewSelector().Add(*roleLabel)},
-			},
-		},
+		Cache:                   cacheOpts,
 	})
 	if err != nil {
 		log.Error(err, "Unable to create the manager")

@@ -3,13 +3,23 @@ package controllers
 
 import (
 	"errors"
-	"time"
 
-	"k8s.io/utils/clock"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	albaws "github.com/albtrust/albtrust/internal/aws"
+	mtlsv1alpha1 "github.com/albtrust/albtrust/api/v1alpha1"
+	"github.com/albtrust/albtrust/controllers/clientca"
+	"github.com/albtrust/albtrust/controllers/clientcertificate"
+	"github.com/albtrust/albtrust/controllers/common"
+	"github.com/albtrust/albtrust/controllers/listenermtls"
 )
+
+// Options are shared by the reconcilers.
+type Options = common.Options
 
 // RBAC the manager needs; controller-gen turns these into config/rbac/role.yaml.
 // +kubebuilder:rbac:groups=mtls.albtrust.io,resources=clientcas;clientcertificates;listenermtlses,verbs=get;list;watch;update;patch
@@ -20,54 +30,33 @@ import (
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Options are shared by the reconcilers.
-type Options struct {
-	// AWS clients; nil only in tests that run no AWS-facing controller.
-	AWS *albaws.Clients
-	// Clock is injected so that tests can move time instead of sleeping.
-	Clock clock.PassiveClock
-	// ClusterID goes into the tags of the trust stores albtrust creates.
-	ClusterID string
-
-	ClientCAConcurrency          int
-	ClientCertificateConcurrency int
-	ListenerMTLSConcurrency      int
-	// ListenerResyncPeriod is how often a listener is compared with its spec to correct drift.
-	ListenerResyncPeriod time.Duration
-}
-
-func (o *Options) defaults() {
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.ClusterID == "" {
-		o.ClusterID = "default"
-	}
-	if o.ClientCAConcurrency <= 0 {
-		o.ClientCAConcurrency = 2
-	}
-	if o.ClientCertificateConcurrency <= 0 {
-		o.ClientCertificateConcurrency = 8
-	}
-	if o.ListenerMTLSConcurrency <= 0 {
-		o.ListenerMTLSConcurrency = 2
-	}
-	if o.ListenerResyncPeriod <= 0 {
-		o.ListenerResyncPeriod = 3 * time.Minute
-	}
-}
-
 // SetupWithManager registers the three reconcilers.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	opts.defaults()
+	opts.Defaults()
 	if opts.AWS == nil {
 		return errors.New("controllers: AWS clients are required")
 	}
-	if err := (&ClientCAReconciler{Options: opts}).SetupWithManager(mgr); err != nil {
+	if err := clientca.NewReconciler(mgr, opts).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&ClientCertificateReconciler{Options: opts}).SetupWithManager(mgr); err != nil {
+	if err := clientcertificate.NewReconciler(mgr, opts).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	return (&ListenerMTLSReconciler{Options: opts}).SetupWithManager(mgr)
+	return listenermtls.NewReconciler(mgr, opts).SetupWithManager(mgr)
+}
+
+// CacheOptions limits the manager's Secret cache to Secrets carrying the
+// mtls.albtrust.io/role label: the ones albtrust writes, and any input Secret a user labels so
+// that albtrust reacts to its changes at once. Memory does not grow with unrelated Secrets;
+// unlabelled inputs are read uncached.
+func CacheOptions() cache.Options {
+	req, err := labels.NewRequirement(mtlsv1alpha1.LabelSecretRole, selection.Exists, nil)
+	if err != nil {
+		panic(err)
+	}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.NewSelector().Add(*req)},
+		},
+	}
 }

@@ -62,6 +62,12 @@ type Options struct {
 	// RequestsPerSecond and Burst limit the calls albtrust makes, before AWS has to throttle it.
 	RequestsPerSecond float64
 	Burst             int
+
+	// ELBEndpoint and S3Endpoint replace the endpoints; in production leave them empty and let
+	// the SDK resolve them, honouring AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 and AWS_ENDPOINT_URL_S3.
+	ELBEndpoint, S3Endpoint string
+	// Credentials replace the default credential chain (tests only).
+	Credentials awssdk.CredentialsProvider
 }
 
 // DefaultOptions are sensible for a production account.
@@ -106,6 +112,9 @@ func NewClients(ctx context.Context, opts Options) (*Clients, error) {
 			})
 		}),
 	}
+	if opts.Credentials != nil {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(opts.Credentials))
+	}
 	if opts.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
 	}
@@ -119,9 +128,16 @@ func NewClients(ctx context.Context, opts Options) (*Clients, error) {
 	limiter := rate.NewLimiter(rate.Limit(opts.RequestsPerSecond), opts.Burst)
 	cfg.APIOptions = append(cfg.APIOptions, withRateLimit(limiter), withCallMetrics)
 	return &Clients{
-		ELB: elbv2.NewFromConfig(cfg),
+		ELB: elbv2.NewFromConfig(cfg, func(o *elbv2.Options) {
+			if opts.ELBEndpoint != "" {
+				o.BaseEndpoint = awssdk.String(opts.ELBEndpoint)
+			}
+		}),
 		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
 			o.UsePathStyle = opts.S3PathStyle
+			if opts.S3Endpoint != "" {
+				o.BaseEndpoint = awssdk.String(opts.S3Endpoint)
+			}
 		}),
 		Region: cfg.Region,
 	}, nil
