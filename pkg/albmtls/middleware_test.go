@@ -220,7 +220,7 @@ func BenchmarkVerifyRequest(b *testing.B) {
 			h := testHierarchy(b, hc.alg, hc.inter)
 			leaf := newLeaf(b, testKey(b, hc.alg, 2), h.issuer(), leafOpts{cn: "alice"})
 			v, err := albmtls.NewVerifier(albmtls.WithCABundle(pemCerts(h.root.cert)), albmtls.WithClock(fixedClock),
-				albmtls.WithCRL(newCRL(b, h.issuer(), otherSerial(b), otherSerial(b))))
+				albmtls.WithCRL(newCRL(b, h.root, otherSerial(b), otherSerial(b))))
 			if err != nil {
 				b.Fatal(err)
 			}
