@@ -298,6 +298,13 @@ type CRLStatus struct {
 	// SHA256 of the CRL content, hex.
 	// +optional
 	SHA256 string `json:"sha256,omitempty"`
+	// RecordGeneration is the generation of the revocation record the CRL was built from;
+	// a revocation recorded at that generation or before is live in the trust store.
+	// +optional
+	RecordGeneration int64 `json:"recordGeneration,omitempty"`
+	// EntriesSHA256 identifies the set of revoked serials, to tell when a new CRL is needed.
+	// +optional
+	EntriesSHA256 string `json:"entriesSha256,omitempty"`
 	// RevocationIDs registered with the trust store for this CRL.
 	// +optional
 	// +listType=atomic
