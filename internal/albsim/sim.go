@@ -286,3 +286,9 @@ func (s *Sim) serveQuery(w http.ResponseWriter, r *http.Request) {
 	s.log.Debug("API call", "action", name)
 	writeResult(w, name, requestID, result)
 }
+
+// Region is the region albsim puts in ARNs.
+func (s *Sim) Region() string { return s.cfg.Region }
+
+// AccountID is the account albsim puts in ARNs.
+func (s *Sim) AccountID() string { return s.cfg.AccountID }
