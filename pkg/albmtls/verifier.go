@@ -21,7 +21,9 @@ const (
 	// built from the X-Amzn-Mtls-Clientcert-Leaf / -Subject / -Serial-Number /
 	// -Issuer / -Validity headers. If a CA bundle is configured too, the leaf
 	// is additionally verified against it (the bundle must then hold any
-	// intermediate CAs, since Verify mode forwards only the leaf).
+	// intermediate CAs, since Verify mode forwards only the leaf, and
+	// WithIgnoreExpiry should match the listener's
+	// IgnoreClientCertificateExpiry).
 	ModeVerifyHeaders Mode = "verify-headers"
 )
 
