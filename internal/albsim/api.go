@@ -740,7 +740,7 @@ func (s *Sim) modifyListener(_ context.Context, f form, _ *http.Request) (any, *
 		old := l.server
 		next.server = cand.server
 		next.server.l = l
-		defer old.close()
+		old.stop()
 	}
 	l.port, l.protocol, l.sslPolicy, l.certificates = next.port, next.protocol, next.sslPolicy, next.certificates
 	l.actions, l.alpn, l.mtls, l.server = next.actions, next.alpn, next.mtls, next.server
@@ -764,7 +764,7 @@ func (s *Sim) deleteListener(_ context.Context, f form, _ *http.Request) (any, *
 
 func (s *Sim) removeListenerLocked(l *listener) {
 	if l.server != nil {
-		go l.server.close()
+		l.server.stop()
 	}
 	s.state.listeners = remove(s.state.listeners, l)
 	delete(s.state.tags, l.arn)

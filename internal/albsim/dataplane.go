@@ -117,6 +117,14 @@ func (s *Sim) startListener(l *listener) error {
 	return nil
 }
 
+// stop closes the listening socket now, so the port is free when the API call returns, and
+// drains open connections in the background (the caller holds the state lock, which in-flight
+// handshakes need).
+func (ds *dataServer) stop() {
+	_ = ds.ln.Close()
+	go ds.close()
+}
+
 func (ds *dataServer) close() {
 	ds.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

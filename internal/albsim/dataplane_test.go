@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -253,6 +254,21 @@ func TestVerifyHandshakes(t *testing.T) {
 		})
 	}
 
+	// The connection log is also served as JSON by the admin endpoint.
+	var logged []albsim.ConnLogEntry
+	if err := json.Unmarshal([]byte(httpGet(t, p.apiURL+"/_albsim/connections")), &logged); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, l := range logged {
+		seen[l.VerifyStatus] = true
+	}
+	for _, tc := range cases {
+		if !seen[tc.status] {
+			t.Errorf("the admin connection log lacks %s (has %v)", tc.status, seen)
+		}
+	}
+
 	// The headers ALB sends for a verified certificate; spoofed ones are replaced.
 	res := p.get(&good, map[string]string{"X-Amzn-Mtls-Clientcert-Serial-Number": "FFFF", "X-Amzn-Mtls-Clientcert-Leaf": "spoofed"})
 	if res.err != nil {
@@ -415,5 +431,52 @@ func TestMaxChainDepth(t *testing.T) {
 	}
 	if got := p.lastStatus(before); got != albsim.VerifyClientCertMaxChainDepth {
 		t.Fatalf("five-certificate chain: %s", got)
+	}
+}
+
+// TestSeedAndPortChange seeds a passthrough listener through the Go API, finds it by name and
+// port, then moves it to another port with ModifyListener.
+func TestSeedAndPortChange(t *testing.T) {
+	e := newEnv(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(r.Header)
+	}))
+	defer backend.Close()
+	bu, _ := url.Parse(backend.URL)
+	var bport int
+	fmt.Sscan(bu.Port(), &bport)
+	port := int(freePort(t))
+	err := e.sim.Seed(albsim.SeedState{
+		TargetGroups:  []albsim.SeedTargetGroup{{Name: "seeded", Port: bport, Targets: []albsim.SeedTarget{{ID: "127.0.0.1"}}}},
+		LoadBalancers: []albsim.SeedLoadBalancer{{Name: "seeded", Listeners: []albsim.SeedListener{{Port: port, TargetGroup: "seeded", MutualAuthentication: &albsim.SeedMutualAuth{Mode: "passthrough"}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn, ok := e.sim.ListenerARN("seeded", port)
+	if !ok {
+		t.Fatal("ListenerARN does not find the seeded listener")
+	}
+	p := &plane{env: e, listenerArn: aws.String(arn), port: int32(port)}
+	leaf, _ := newCA(t, "Seed CA").issue(t, "seeded-client", leafOpts{})
+	if res := p.get(&leaf, nil); res.err != nil || res.headers.Get("X-Amzn-Mtls-Clientcert") == "" {
+		t.Fatalf("seeded passthrough listener: err %v, headers %v", res.err, res.headers)
+	}
+	if err := e.sim.Seed(albsim.SeedState{LoadBalancers: []albsim.SeedLoadBalancer{{Name: "other", Listeners: []albsim.SeedListener{{Port: port, TargetGroup: "seeded"}}}}}); err == nil {
+		t.Fatal("seeding a second listener on a used port succeeded")
+	}
+
+	newPort := freePort(t)
+	out := must[*elbv2.ModifyListenerOutput](t)(e.elb.ModifyListener(e.ctx, &elbv2.ModifyListenerInput{ListenerArn: aws.String(arn), Port: aws.Int32(newPort)}))
+	if aws.ToInt32(out.Listeners[0].Port) != newPort || aws.ToString(out.Listeners[0].MutualAuthentication.Mode) != "passthrough" {
+		t.Fatalf("after the port change: %+v", out.Listeners[0])
+	}
+	p.port = newPort
+	if res := p.get(&leaf, nil); res.err != nil {
+		t.Fatalf("listener on its new port: %v", res.err)
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		c.Close()
+		t.Fatal("the old port still accepts connections")
 	}
 }
