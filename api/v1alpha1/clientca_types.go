@@ -305,6 +305,9 @@ type CRLStatus struct {
 	// EntriesSHA256 identifies the set of revoked serials, to tell when a new CRL is needed.
 	// +optional
 	EntriesSHA256 string `json:"entriesSha256,omitempty"`
+	// TrustStoreARN the CRL is registered with.
+	// +optional
+	TrustStoreARN string `json:"trustStoreARN,omitempty"`
 	// RevocationIDs registered with the trust store for this CRL.
 	// +optional
 	// +listType=atomic
