@@ -199,7 +199,7 @@ func caStatus(c *x509.Certificate, signing bool, source string) mtlsv1alpha1.CAC
 
 func (r *Reconciler) bundleFailed(s *scope, reason, msg string) stepResult {
 	common.SetCondition(&s.ca.Status.Conditions, s.ca.Generation, mtlsv1alpha1.ConditionBundlePublished, metav1.ConditionFalse, reason, msg)
-	return stepResult{stop: true, requeueAfter: userRetry}
+	return stepResult{stop: true, requeueAfter: r.UserErrorRetry}
 }
 
 func (r *Reconciler) bundleReady(s *scope, n int) stepResult {
@@ -229,5 +229,5 @@ func (r *Reconciler) s3Failure(s *scope, condition, verb, uri string, err error)
 	}
 	common.SetCondition(&ca.Status.Conditions, ca.Generation, condition, metav1.ConditionFalse, reason, msg)
 	r.event(ca, corev1.EventTypeWarning, reason, "Upload", "%s", msg)
-	return stepResult{stop: true, requeueAfter: userRetry}, nil
+	return stepResult{stop: true, requeueAfter: r.UserErrorRetry}, nil
 }

@@ -206,7 +206,7 @@ func dropExpired(m *common.CAMaterial, now time.Time) bool {
 
 func (r *Reconciler) keyPairFailed(s *scope, reason, msg string) stepResult {
 	common.SetCondition(&s.ca.Status.Conditions, s.ca.Generation, mtlsv1alpha1.ConditionKeyPairReady, metav1.ConditionFalse, reason, msg)
-	return stepResult{stop: true, requeueAfter: userRetry}
+	return stepResult{stop: true, requeueAfter: r.UserErrorRetry}
 }
 
 func (r *Reconciler) keyPairReady(s *scope, reason, msg string) stepResult {

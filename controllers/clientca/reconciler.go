@@ -91,10 +91,6 @@ func (s stepResult) merge(o stepResult) stepResult {
 	return s
 }
 
-// userRetry is how often a ClientCA blocked on something only the user can fix is looked at
-// again, in case the fix came from outside what albtrust watches.
-const userRetry = 2 * time.Minute
-
 // Reconcile runs ensureKeyPair → publishBundle → ensureTrustStore → publishCRL → summarize
 // and writes status once, only when it changed.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {

@@ -124,7 +124,7 @@ func (r *Reconciler) findTrustStore(ctx context.Context, s *scope) (*elbtypes.Tr
 			msg := fmt.Sprintf("Trust store %s given in spec.trustStore.arn does not exist", arn)
 			common.SetCondition(&ca.Status.Conditions, ca.Generation, mtlsv1alpha1.ConditionTrustStoreReady, metav1.ConditionFalse, mtlsv1alpha1.ReasonTrustStoreNotFound, msg)
 			r.event(ca, corev1.EventTypeWarning, mtlsv1alpha1.ReasonTrustStoreNotFound, "Describe", "%s", msg)
-			return nil, stepResult{stop: true, requeueAfter: userRetry}, nil
+			return nil, stepResult{stop: true, requeueAfter: r.UserErrorRetry}, nil
 		}
 		// The store in status is gone (deleted behind our back): look it up by name, then create.
 		ca.Status.TrustStore = nil
@@ -151,7 +151,7 @@ func (r *Reconciler) findTrustStore(ctx context.Context, s *scope) (*elbtypes.Tr
 		msg := fmt.Sprintf("A trust store named %s exists and is not this ClientCA's (its %s/%s tags differ); set trustStore.arn to adopt it or trustStore.name to use another name", name, TagOwner, TagCluster)
 		common.SetCondition(&ca.Status.Conditions, ca.Generation, mtlsv1alpha1.ConditionTrustStoreReady, metav1.ConditionFalse, mtlsv1alpha1.ReasonTrustStoreNameTaken, msg)
 		r.event(ca, corev1.EventTypeWarning, mtlsv1alpha1.ReasonTrustStoreNameTaken, "Describe", "%s", msg)
-		return nil, stepResult{stop: true, requeueAfter: userRetry}, nil
+		return nil, stepResult{stop: true, requeueAfter: r.UserErrorRetry}, nil
 	}
 	return &store, stepResult{}, nil
 }
@@ -255,5 +255,5 @@ func (r *Reconciler) elbFailure(s *scope, condition, op string, err error) (step
 	}
 	common.SetCondition(&ca.Status.Conditions, ca.Generation, condition, metav1.ConditionFalse, reason, msg)
 	r.event(ca, corev1.EventTypeWarning, reason, op, "%s", msg)
-	return stepResult{stop: true, requeueAfter: userRetry}, nil
+	return stepResult{stop: true, requeueAfter: r.UserErrorRetry}, nil
 }

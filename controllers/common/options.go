@@ -20,6 +20,9 @@ type Options struct {
 	ClientCAConcurrency          int
 	ClientCertificateConcurrency int
 	ListenerMTLSConcurrency      int
+	// UserErrorRetry is how often an object blocked on something only its user can fix (a
+	// missing bucket, a quota) is looked at again when nothing it watches changes.
+	UserErrorRetry time.Duration
 	// ListenerResyncPeriod is how often a listener is compared with its spec to correct drift.
 	ListenerResyncPeriod time.Duration
 }
@@ -40,6 +43,9 @@ func (o *Options) Defaults() {
 	}
 	if o.ListenerMTLSConcurrency <= 0 {
 		o.ListenerMTLSConcurrency = 2
+	}
+	if o.UserErrorRetry <= 0 {
+		o.UserErrorRetry = 2 * time.Minute
 	}
 	if o.ListenerResyncPeriod <= 0 {
 		o.ListenerResyncPeriod = 3 * time.Minute

@@ -138,6 +138,9 @@ type ManagerOptions struct {
 	ListenerResyncPeriod time.Duration
 	// CertificateConcurrency is MaxConcurrentReconciles for ClientCertificates.
 	CertificateConcurrency int
+	// UserErrorRetry is how soon an object blocked on a user-fixable problem is retried
+	// (default 2s in tests, so that a cleared fault converges quickly).
+	UserErrorRetry time.Duration
 }
 
 // StartManager runs the albtrust manager with all controllers until StopManager.
@@ -146,6 +149,10 @@ func (st *Stack) StartManager(mo ManagerOptions) error {
 	defer st.mu.Unlock()
 	if st.mgrCancel != nil {
 		return errors.New("manager already running")
+	}
+	userRetry := mo.UserErrorRetry
+	if userRetry == 0 {
+		userRetry = 2 * time.Second
 	}
 	clients, err := st.AWSClients()
 	if err != nil {
@@ -169,6 +176,7 @@ func (st *Stack) StartManager(mo ManagerOptions) error {
 		ClusterID:                    "test",
 		ListenerResyncPeriod:         mo.ListenerResyncPeriod,
 		ClientCertificateConcurrency: mo.CertificateConcurrency,
+		UserErrorRetry:               userRetry,
 	}); err != nil {
 		return err
 	}
