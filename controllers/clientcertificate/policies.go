@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	mtlsv1alpha1 "github.com/albtrust/albtrust/api/v1alpha1"
+	"github.com/albtrust/albtrust/controllers/common"
 	"github.com/albtrust/albtrust/internal/pki"
 )
 
@@ -148,6 +149,29 @@ func (t *template) parsedURIs() ([]*url.URL, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// request is the pki request for this template: pub certified by the signing CA from now
+// (whole seconds, as X.509 keeps them) for the template's duration.
+func (t *template) request(pub crypto.PublicKey, signing common.CAKeyPair, now time.Time) (pki.ClientRequest, error) {
+	uris, err := t.parsedURIs()
+	if err != nil {
+		return pki.ClientRequest{}, err
+	}
+	notBefore := now.UTC().Truncate(time.Second)
+	return pki.ClientRequest{
+		Subject:         t.Subject,
+		PublicKey:       pub,
+		EmailAddresses:  t.Emails,
+		URIs:            uris,
+		DNSNames:        t.DNSNames,
+		ServerAuth:      t.ServerAuth,
+		KeyEncipherment: t.KeyEncipherment,
+		NotBefore:       notBefore,
+		NotAfter:        notBefore.Add(t.Duration),
+		CA:              signing.Cert,
+		CAKey:           signing.Key,
+	}, nil
 }
 
 // wantKeyUsage is the key usage pki writes for a public key under this template.

@@ -41,8 +41,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	mtlsv1alpha1 "github.com/albtrust/albtrust/api/v1alpha1"
 	"github.com/albtrust/albtrust/controllers/common"
@@ -407,25 +407,12 @@ func (r *Reconciler) issue(ctx context.Context, s *state) (ctrl.Result, error) {
 		}
 		s.key, pub = key, key.Public()
 	}
-	uris, err := s.tmpl.parsedURIs()
+	req, err := s.tmpl.request(pub, s.signing, s.now)
 	if err != nil {
 		s.notReady(mtlsv1alpha1.ReasonInvalidCSR, err.Error())
 		return ctrl.Result{}, nil
 	}
-	notBefore := s.now.UTC().Truncate(time.Second)
-	leaf, err := pki.IssueClientCertificate(pki.ClientRequest{
-		Subject:         s.tmpl.Subject,
-		PublicKey:       pub,
-		EmailAddresses:  s.tmpl.Emails,
-		URIs:            uris,
-		DNSNames:        s.tmpl.DNSNames,
-		ServerAuth:      s.tmpl.ServerAuth,
-		KeyEncipherment: s.tmpl.KeyEncipherment,
-		NotBefore:       notBefore,
-		NotAfter:        notBefore.Add(s.tmpl.Duration),
-		CA:              s.signing.Cert,
-		CAKey:           s.signing.Key,
-	})
+	leaf, err := pki.IssueClientCertificate(req)
 	if err != nil {
 		reason := mtlsv1alpha1.ReasonClientCANotReady
 		if s.tmpl.csrMode() && errors.Is(err, pki.ErrInvalidRequest) {
@@ -435,8 +422,11 @@ func (r *Reconciler) issue(ctx context.Context, s *state) (ctrl.Result, error) {
 		s.notReady(reason, "Cannot issue the certificate: "+err.Error())
 		return ctrl.Result{}, nil
 	}
-	if s.cur.OwnerUID == cc.UID {
-		s.previous = supersede(s.previous, s.cur.Leaf, s.cur.Issuer, s.now)
+	// Every unexpired certificate issued so far stays listed, so that revoking or deleting
+	// the ClientCertificate revokes it too.
+	s.previous = nil
+	for _, id := range identities(cc, s.secret, s.material.Certificates(), s.now) {
+		s.previous = append(s.previous, previousCertificate(id))
 	}
 	s.leaf, s.issuer, s.issued = leaf, s.signing.Cert, true
 	return ctrl.Result{}, nil

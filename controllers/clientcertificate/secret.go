@@ -73,24 +73,6 @@ func parsePrevious(s *corev1.Secret) []previousCertificate {
 	return out
 }
 
-// supersede adds the replaced certificate to the previous list and drops expired entries.
-func supersede(prev []previousCertificate, replaced *x509.Certificate, issuer *x509.Certificate, now time.Time) []previousCertificate {
-	var out []previousCertificate
-	for _, p := range prev {
-		if p.NotAfter.After(now) {
-			out = append(out, p)
-		}
-	}
-	if replaced != nil && issuer != nil && replaced.NotAfter.After(now) {
-		serial := pki.SerialHex(replaced.SerialNumber)
-		fp := pki.Fingerprint(issuer)
-		if !slices.ContainsFunc(out, func(p previousCertificate) bool { return p.SerialNumber == serial && p.IssuerFingerprint == fp }) {
-			out = append(out, previousCertificate{SerialNumber: serial, IssuerFingerprint: fp, NotAfter: replaced.NotAfter.UTC()})
-		}
-	}
-	return out
-}
-
 // secretContent is what albtrust wants in the certificate Secret.
 type secretContent struct {
 	Leaf   *x509.Certificate
