@@ -137,7 +137,9 @@ func TestDecide(t *testing.T) {
 			wantIssue: true, wantReason: mtlsv1alpha1.ReasonSecretMismatch,
 		},
 		"certificate not signed by the ClientCA (CA ref changed)": {
-			mutate:    func(_ *testing.T, in *Input) { in.Current.Issuer = findIssuer(in.Current.Leaf, []*x509.Certificate{otherCA.Cert}) },
+			mutate: func(_ *testing.T, in *Input) {
+				in.Current.Issuer = findIssuer(in.Current.Leaf, []*x509.Certificate{otherCA.Cert})
+			},
 			wantIssue: true, wantReason: mtlsv1alpha1.ReasonSpecChanged,
 		},
 		"common name changed": {
@@ -160,7 +162,9 @@ func TestDecide(t *testing.T) {
 		},
 		"DNS names reordered": {
 			mutate: func(t *testing.T, in *Input) {
-				withSpec(t, in, func(s *mtlsv1alpha1.ClientCertificateSpec) { s.DNSNames = []string{"a.example.com", "alice.example.com"} })
+				withSpec(t, in, func(s *mtlsv1alpha1.ClientCertificateSpec) {
+					s.DNSNames = []string{"a.example.com", "alice.example.com"}
+				})
 			},
 			wantReason: mtlsv1alpha1.ReasonIssued,
 		},
