@@ -435,6 +435,27 @@ func TestThrottlingConverges(t *testing.T) {
 	}
 }
 
+// A second ListenerMTLS on a listener another one already manages is refused with
+// ListenerConflict, leaves the listener alone, and deleting it does not turn mutual TLS off.
+func TestListenerConflict(t *testing.T) {
+	arn := listenerARN(t, "life", "retain")
+	create(t, "conflict-a", mtlsv1alpha1.ListenerMTLSSpec{ListenerARN: arn, Mode: mtlsv1alpha1.ModePassthrough})
+	waitReady(t, "conflict-a")
+	create(t, "conflict-b", mtlsv1alpha1.ListenerMTLSSpec{
+		LoadBalancer: &mtlsv1alpha1.LoadBalancerRef{Name: "life", Port: int32(ports["retain"])}, Mode: mtlsv1alpha1.ModeOff})
+	waitCondition(t, "conflict-b", metav1.ConditionFalse, mtlsv1alpha1.ReasonListenerConflict)
+	if got := mode(describe(t, arn)); got != "passthrough" {
+		t.Errorf("the conflicting ListenerMTLS changed the listener: mode %s", got)
+	}
+	deleteAndWait(t, "conflict-b")
+	if got := mode(describe(t, arn)); got != "passthrough" {
+		t.Errorf("deleting the conflicting ListenerMTLS changed the listener: mode %s", got)
+	}
+	if c := meta.FindStatusCondition(getLM(t, "conflict-a").Status.Conditions, mtlsv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("the owner's Ready = %+v", c)
+	}
+}
+
 // Private keys never reach the manager's log.
 func TestNoKeyMaterialInLogs(t *testing.T) {
 	if logs := st.Logs(); bytes.Contains([]byte(logs), []byte("PRIVATE KEY")) {

@@ -87,6 +87,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}); err != nil {
 		return fmt.Errorf("index ListenerMTLS by clientCARef: %w", err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &mtlsv1alpha1.ListenerMTLS{}, listenerARNIndex, indexListenerARN); err != nil {
+		return fmt.Errorf("index ListenerMTLS by listener: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&mtlsv1alpha1.ListenerMTLS{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -177,6 +180,9 @@ func (r *Reconciler) reconcileListener(ctx context.Context, obj *mtlsv1alpha1.Li
 		return p
 	}
 	listenerARN := aws.ToString(l.ListenerArn)
+	if p := r.checkConflict(ctx, obj, listenerARN); p != nil {
+		return p
+	}
 
 	trustStoreARN, p := r.trustStoreARN(ctx, obj)
 	if p != nil {
@@ -320,7 +326,13 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, obj *mtlsv1alpha1.List
 	if !controllerutil.ContainsFinalizer(obj, mtlsv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	if obj.Spec.OnDelete != mtlsv1alpha1.OnDeleteRetain {
+	// A ListenerMTLS that lost a conflict never managed the listener: turning it off would
+	// undo the other object's settings.
+	conflicted := false
+	if c := common.Condition(obj.Status.Conditions, mtlsv1alpha1.ConditionReady); c != nil && c.Reason == mtlsv1alpha1.ReasonListenerConflict {
+		conflicted = true
+	}
+	if obj.Spec.OnDelete != mtlsv1alpha1.OnDeleteRetain && !conflicted {
 		if p := r.turnOff(ctx, obj); p != nil {
 			if p.kind == transient {
 				return ctrl.Result{}, p

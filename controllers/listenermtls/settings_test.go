@@ -6,10 +6,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mtlsv1alpha1 "github.com/albtrust/albtrust/api/v1alpha1"
 )
@@ -328,4 +330,29 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+func TestOwns(t *testing.T) {
+	at := func(ns, name string, sec int) *mtlsv1alpha1.ListenerMTLS {
+		o := &mtlsv1alpha1.ListenerMTLS{}
+		o.Namespace, o.Name = ns, name
+		o.CreationTimestamp = metav1.NewTime(time.Unix(int64(sec), 0))
+		return o
+	}
+	tests := map[string]struct {
+		a, b *mtlsv1alpha1.ListenerMTLS
+		want bool
+	}{
+		"older wins":                       {a: at("x", "b", 1), b: at("x", "a", 2), want: true},
+		"newer loses":                      {a: at("x", "a", 2), b: at("x", "b", 1)},
+		"same second: namespace/name wins": {a: at("a", "z", 1), b: at("b", "a", 1), want: true},
+		"same second: and not both ways":   {a: at("b", "a", 1), b: at("a", "z", 1)},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := owns(tc.a, tc.b); got != tc.want {
+				t.Errorf("owns() = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
