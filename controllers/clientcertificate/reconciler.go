@@ -55,10 +55,6 @@ const (
 	indexPasswordSecret = "clientcertificate.keystores.pkcs12.passwordSecretRef.name"
 )
 
-// passwordRetry is how soon a missing password Secret is looked for again. A password Secret
-// labelled mtls.albtrust.io/role=input is watched and needs no retry.
-const passwordRetry = time.Minute
-
 // Reconciler reconciles ClientCertificate objects.
 type Reconciler struct {
 	common.Options
@@ -523,7 +519,7 @@ func (r *Reconciler) keystore(ctx context.Context, s *state, ks *mtlsv1alpha1.PK
 			content.Keystore = s.secret.Data[mtlsv1alpha1.PKCS12Key]
 			content.KeystoreHash = s.secret.Annotations[mtlsv1alpha1.AnnotationKeystoreHash]
 		}
-		return ctrl.Result{RequeueAfter: passwordRetry}, nil
+		return ctrl.Result{RequeueAfter: r.UserErrorRetry}, nil
 	}
 	profile := string(ks.Profile)
 	if profile == "" {
