@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -101,13 +102,17 @@ func (r *RevocationRecord) Live(now time.Time) []RevocationEntry {
 	return out
 }
 
+// recordBackoff allows for many ClientCertificates revoking at once (a team leaving, a
+// namespace deleted): each writer retries until its entry is in.
+var recordBackoff = wait.Backoff{Steps: 30, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: 2 * time.Second}
+
 // RecordRevocation adds an entry to a ClientCA's record, creating the Secret when needed. It
 // is idempotent (an entry already present is kept as it was) and retries on conflicts, since
 // many ClientCertificates may revoke at once. It uses a live client: the record must not be
 // rebuilt from a stale cache. It returns the record generation that holds the entry.
 func RecordRevocation(ctx context.Context, c client.Client, namespace, caName string, entry RevocationEntry) (int64, error) {
 	var generation int64
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(recordBackoff, func() error {
 		s := &corev1.Secret{}
 		key := client.ObjectKey{Namespace: namespace, Name: RevocationSecretName(caName)}
 		err := c.Get(ctx, key, s)

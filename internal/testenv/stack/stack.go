@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -83,6 +84,7 @@ func Start(opts Options) (st *Stack, err error) {
 			Region: st.S3.Region, PathStyle: true,
 		},
 		TrustStoreActivationDelay: opts.TrustStoreActivationDelay,
+		Logger:                    slog.New(slog.NewTextHandler(managerLogs, nil)),
 	})
 	if err != nil {
 		return nil, err
