@@ -467,7 +467,54 @@ func TestManyCertificates(t *testing.T) {
 	}
 }
 
-// Runs last (Z): no private key or password in the manager's logs, in Events or in any status.
+// A ClientCertificate waits for its ClientCA (ClientCANotFound) and its keystore password
+// (PasswordSecretNotFound) and goes on by itself when they appear: the ClientCA watch and the
+// watch on password Secrets labelled role=input map back to it.
+func TestWaitsForClientCAAndPassword(t *testing.T) {
+	ns := st.NewNamespace(t, "wait")
+	cc := &mtlsv1alpha1.ClientCertificate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "early"},
+		Spec: mtlsv1alpha1.ClientCertificateSpec{
+			ClientCARef: mtlsv1alpha1.LocalObjectReference{Name: "later"},
+			Subject:     &mtlsv1alpha1.Subject{CommonName: "early"},
+			Keystores: &mtlsv1alpha1.Keystores{PKCS12: &mtlsv1alpha1.PKCS12Keystore{
+				PasswordSecretRef: mtlsv1alpha1.KeySelector{Name: "later-pw", Key: "password"},
+			}},
+		},
+	}
+	if err := st.Kube.Client.Create(ctx, cc); err != nil {
+		t.Fatal(err)
+	}
+	got := waitCondition(t, cc, mtlsv1alpha1.ConditionReady, metav1.ConditionFalse, mtlsv1alpha1.ReasonClientCANotFound, 30*time.Second)
+	if err := checkCondition(got, mtlsv1alpha1.ConditionIssuing, metav1.ConditionTrue, mtlsv1alpha1.ReasonDoesNotExist); err != nil {
+		t.Error(err)
+	}
+	if v := gaugeValue(t, "albtrust_clientcertificate_ready", ns, cc.Name); v == nil || *v != 0 {
+		t.Errorf("ready metric %v, want 0", v)
+	}
+
+	newClientCA(t, func(ca *mtlsv1alpha1.ClientCA) { ca.Namespace, ca.Name = ns, "later" })
+	// Issued, but the keystore waits for its password.
+	got = waitCondition(t, cc, mtlsv1alpha1.ConditionReady, metav1.ConditionFalse, mtlsv1alpha1.ReasonPasswordSecretNotFound, 60*time.Second)
+	s := getSecret(t, cc)
+	if _, ok := s.Data[mtlsv1alpha1.PKCS12Key]; ok || got.Status.SerialNumber == "" {
+		t.Fatalf("without a password: keystore present=%v, serial %q", ok, got.Status.SerialNumber)
+	}
+	passwordSecret(t, ns, "later-pw", repairPassword, true)
+	got = waitCertReady(t, cc)
+	s = getSecret(t, cc)
+	if len(s.Data[mtlsv1alpha1.PKCS12Key]) == 0 {
+		t.Error("keystore.p12 missing once the password exists")
+	}
+	if got.Status.Revision != 1 {
+		t.Errorf("revision %d: the certificate was issued more than once", got.Status.Revision)
+	}
+	if v := gaugeValue(t, "albtrust_clientcertificate_not_after_seconds", ns, cc.Name); v == nil || int64(*v) != got.Status.NotAfter.Unix() {
+		t.Errorf("not_after metric %v, want %d", v, got.Status.NotAfter.Unix())
+	}
+}
+
+// Runs last (tests run in source order; keep it at the end of the file): no private key or password in the manager's logs, in Events or in any status.
 func TestZNoSecretsLeak(t *testing.T) {
 	needles := []string{"PRIVATE KEY-----", samplePassword, repairPassword, changedPassword}
 	check := func(where, text string) {
@@ -560,51 +607,4 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// A ClientCertificate waits for its ClientCA (ClientCANotFound) and its keystore password
-// (PasswordSecretNotFound) and goes on by itself when they appear: the ClientCA watch and the
-// watch on password Secrets labelled role=input map back to it.
-func TestWaitsForClientCAAndPassword(t *testing.T) {
-	ns := st.NewNamespace(t, "wait")
-	cc := &mtlsv1alpha1.ClientCertificate{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "early"},
-		Spec: mtlsv1alpha1.ClientCertificateSpec{
-			ClientCARef: mtlsv1alpha1.LocalObjectReference{Name: "later"},
-			Subject:     &mtlsv1alpha1.Subject{CommonName: "early"},
-			Keystores: &mtlsv1alpha1.Keystores{PKCS12: &mtlsv1alpha1.PKCS12Keystore{
-				PasswordSecretRef: mtlsv1alpha1.KeySelector{Name: "later-pw", Key: "password"},
-			}},
-		},
-	}
-	if err := st.Kube.Client.Create(ctx, cc); err != nil {
-		t.Fatal(err)
-	}
-	got := waitCondition(t, cc, mtlsv1alpha1.ConditionReady, metav1.ConditionFalse, mtlsv1alpha1.ReasonClientCANotFound, 30*time.Second)
-	if err := checkCondition(got, mtlsv1alpha1.ConditionIssuing, metav1.ConditionTrue, mtlsv1alpha1.ReasonDoesNotExist); err != nil {
-		t.Error(err)
-	}
-	if v := gaugeValue(t, "albtrust_clientcertificate_ready", ns, cc.Name); v == nil || *v != 0 {
-		t.Errorf("ready metric %v, want 0", v)
-	}
-
-	newClientCA(t, func(ca *mtlsv1alpha1.ClientCA) { ca.Namespace, ca.Name = ns, "later" })
-	// Issued, but the keystore waits for its password.
-	got = waitCondition(t, cc, mtlsv1alpha1.ConditionReady, metav1.ConditionFalse, mtlsv1alpha1.ReasonPasswordSecretNotFound, 60*time.Second)
-	s := getSecret(t, cc)
-	if _, ok := s.Data[mtlsv1alpha1.PKCS12Key]; ok || got.Status.SerialNumber == "" {
-		t.Fatalf("without a password: keystore present=%v, serial %q", ok, got.Status.SerialNumber)
-	}
-	passwordSecret(t, ns, "later-pw", repairPassword, true)
-	got = waitCertReady(t, cc)
-	s = getSecret(t, cc)
-	if len(s.Data[mtlsv1alpha1.PKCS12Key]) == 0 {
-		t.Error("keystore.p12 missing once the password exists")
-	}
-	if got.Status.Revision != 1 {
-		t.Errorf("revision %d: the certificate was issued more than once", got.Status.Revision)
-	}
-	if v := gaugeValue(t, "albtrust_clientcertificate_not_after_seconds", ns, cc.Name); v == nil || int64(*v) != got.Status.NotAfter.Unix() {
-		t.Errorf("not_after metric %v, want %d", v, got.Status.NotAfter.Unix())
-	}
 }

@@ -17,6 +17,30 @@
 // and before revoking, the Secret is read again from the apiserver, so a renewal that just
 // happened is neither repeated nor left unrevoked. The revocation record is written through a
 // live (uncached) client.
+//
+// Decisions worth knowing:
+//   - Cost of a first issuance: one metadata patch for the finalizer (first sight only), one
+//     Secret create, one status patch. Later issuances: one Secret update, one status patch.
+//   - CSR mode: subject from spec.subject when set, else the CSR's; SANs from the spec when it
+//     names any, else the CSR's e-mail, URI and DNS SANs; no other requested extension is used.
+//   - The Secret is trusted only when its controller owner reference is this object and its
+//     serial annotation names tls.crt's certificate; anything else is repaired by reissuing
+//     (Warning Event SecretMismatch). Data is exactly albtrust's; labels and annotations others
+//     add are kept. A Secret's type is immutable, so switching to or from CSR mode replaces it.
+//   - previous.json in the Secret lists the unexpired certificates issued before the current
+//     one; spec.revoked and deletion revoke them all, since an identity must lose access with
+//     every certificate it still holds. Renewal itself revokes nothing: the old certificate
+//     keeps working until its notAfter so that clients can switch over.
+//   - keystore.p12 is encoded again only when the HMAC (keyed with the private key) of its
+//     inputs — certificate, chain, profile, password — differs from the keystore-hash annotation.
+//     A missing password keeps the existing keystore of an unchanged certificate, reports
+//     Ready=False PasswordSecretNotFound and retries after Options.UserErrorRetry; a password
+//     Secret labelled mtls.albtrust.io/role=input is watched instead.
+//   - Issuing is True only while a wanted certificate cannot be issued (the reason says why it is
+//     wanted); it is False/Issued otherwise, and False/Revoked once revoked.
+//   - The record is the truth for revocation: if the ClientCA's revocation record holds the
+//     current serial, the certificate is revoked (Revoked=True, RevocationPending until the
+//     ClientCA's status.crl.recordGeneration reaches the entry), whatever the status said.
 package clientcertificate
 
 import (
