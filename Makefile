@@ -55,7 +55,7 @@ test: verify-generated vet envtest versitygw ## Every test: unit, fuzz seeds, en
 
 .PHONY: demo
 demo: ## Start a local stack (apiserver, S3, albsim, operator), apply the samples and prove mTLS. DEMO_ONCE=1 exits after the proof.
-	hack/demo.sh
+	DEMO_ONCE=$(DEMO_ONCE) hack/demo.sh
 
 ##@ Build
 

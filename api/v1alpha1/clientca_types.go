@@ -366,7 +366,7 @@ type ClientCAStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Key",type=string,JSONPath=`.spec.privateKey.algorithm`
-// +kubebuilder:printcolumn:name="NotAfter",type=date,JSONPath=`.status.notAfter`
+// +kubebuilder:printcolumn:name="NotAfter",type=string,JSONPath=`.status.notAfter`
 // +kubebuilder:printcolumn:name="TrustStore",type=string,JSONPath=`.status.trustStore.name`
 // +kubebuilder:printcolumn:name="Store",type=string,JSONPath=`.status.trustStore.status`,priority=1
 // +kubebuilder:printcolumn:name="CRL",type=integer,JSONPath=`.status.crl.entries`,priority=1

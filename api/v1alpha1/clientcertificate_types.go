@@ -304,7 +304,7 @@ type ClientCertificateStatus struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Key",type=string,JSONPath=`.spec.privateKey.algorithm`,priority=1
 // +kubebuilder:printcolumn:name="Revoked",type=boolean,JSONPath=`.spec.revoked`
-// +kubebuilder:printcolumn:name="NotAfter",type=date,JSONPath=`.status.notAfter`
+// +kubebuilder:printcolumn:name="NotAfter",type=string,JSONPath=`.status.notAfter`
 // +kubebuilder:printcolumn:name="Serial",type=string,JSONPath=`.status.serialNumber`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClientCertificate struct {
