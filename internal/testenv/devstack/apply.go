@@ -113,4 +113,3 @@ func str(v interface{}) string {
 	s, _ := v.(string)
 	return s
 }
-
