@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +22,7 @@ import (
 	"github.com/albtrust/albtrust/controllers/listenermtls"
 	"github.com/albtrust/albtrust/internal/albsim"
 	"github.com/albtrust/albtrust/internal/pki"
+	"github.com/albtrust/albtrust/internal/testenv/stack"
 )
 
 // Verify lets a client with a certificate from the trust store's CA through, with ALB's verify
@@ -202,11 +205,11 @@ func TestVerifyWaitsForCreatingTrustStore(t *testing.T) {
 	}
 }
 
-// clientCARef takes the trust store ARN from the ClientCA's status. The test sets that status
-// itself (the ClientCA controller is not needed); the listener follows only
-// status.trustStore.arn, so it works whoever fills it in. A missing ClientCA is reported and,
-// through the ClientCA watch, fixed as soon as the ClientCA appears (well before the slow
-// requeue of user errors).
+// clientCARef takes the trust store ARN from a real ClientCA, made and published by the
+// ClientCA controller. A missing ClientCA is reported and, through the ClientCA watch, fixed as
+// soon as the ClientCA has a trust store (well before the slow requeue of user errors: without
+// the watch this test times out). A client certificate signed with the CA from the ClientCA's
+// Secret then passes Verify.
 func TestClientCARef(t *testing.T) {
 	arn := listenerARN(t, "slow", "caref")
 	create(t, "caref", mtlsv1alpha1.ListenerMTLSSpec{ListenerARN: arn, Mode: mtlsv1alpha1.ModeVerify,
@@ -217,56 +220,80 @@ func TestClientCARef(t *testing.T) {
 	ca := &mtlsv1alpha1.ClientCA{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "caref-ca"},
 		Spec: mtlsv1alpha1.ClientCASpec{
-			Subject: &mtlsv1alpha1.Subject{CommonName: "caref"},
-			Bundle:  mtlsv1alpha1.BundleSpec{S3: mtlsv1alpha1.S3Location{Bucket: "albtrust-test"}},
+			Subject:    &mtlsv1alpha1.Subject{CommonName: "caref"},
+			PrivateKey: &mtlsv1alpha1.KeySpec{Algorithm: mtlsv1alpha1.ECDSAKeyAlgorithm, Size: 256},
+			Bundle:     mtlsv1alpha1.BundleSpec{S3: mtlsv1alpha1.S3Location{Bucket: stack.Bucket}},
 		},
 	}
 	if err := st.Kube.Client.Create(ctxT(t), ca); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = st.Kube.Client.Delete(context.Background(), ca)
-		// A stub ClientCA controller leaves no finalizer; a real one may; neither matters here.
-	})
-	setCATrustStore(t, ca, shared.arn)
+	// Runs before the ListenerMTLS cleanup (LIFO); the default Retain policy keeps the store.
+	t.Cleanup(func() { deleteClientCA(t, ca) })
+	storeARN := waitClientCAReady(t, ca)
 	obj := waitReady(t, "caref")
-	want := caTrustStoreARN(t, ca)
-	if obj.Status.Applied == nil || obj.Status.Applied.TrustStoreARN != want {
-		t.Errorf("applied = %+v, want trust store %s", obj.Status.Applied, want)
+	if obj.Status.Applied == nil || obj.Status.Applied.TrustStoreARN != storeARN {
+		t.Errorf("applied = %+v, want trust store %s", obj.Status.Applied, storeARN)
 	}
-	if l := waitMode(t, arn, "verify"); aws.ToString(l.MutualAuthentication.TrustStoreArn) != want {
-		t.Errorf("listener trust store = %s, want %s", aws.ToString(l.MutualAuthentication.TrustStoreArn), want)
+	if l := waitMode(t, arn, "verify"); aws.ToString(l.MutualAuthentication.TrustStoreArn) != storeARN {
+		t.Errorf("listener trust store = %s, want %s", aws.ToString(l.MutualAuthentication.TrustStoreArn), storeARN)
+	}
+
+	secret := &corev1.Secret{}
+	if err := st.Kube.Client.Get(ctxT(t), client.ObjectKey{Namespace: ns, Name: "caref-ca-ca"}, secret); err != nil {
+		t.Fatalf("CA Secret: %v", err)
+	}
+	certs, err := pki.ParseCertificatesPEM(secret.Data[mtlsv1alpha1.TLSCertKey])
+	if err != nil || len(certs) == 0 {
+		t.Fatalf("CA Secret tls.crt: %v", err)
+	}
+	key, err := pki.ParsePrivateKeyPEM(secret.Data[mtlsv1alpha1.TLSKeyKey])
+	if err != nil {
+		t.Fatal("CA Secret tls.key does not parse")
+	}
+	fromCA := &testCA{arn: storeARN, cert: certs[0], key: key}
+	chain, _ := fromCA.client(t, "dave", false)
+	if _, err := get(ports["caref"], chain); err != nil {
+		t.Errorf("Verify with a certificate from the ClientCA: %v", err)
+	}
+	if _, err := get(ports["caref"], nil); err == nil {
+		t.Errorf("Verify let a client without a certificate through")
 	}
 }
 
-// setCATrustStore writes status.trustStore of a ClientCA as its controller would.
-func setCATrustStore(t *testing.T, ca *mtlsv1alpha1.ClientCA, arn string) {
+// waitClientCAReady waits for the ClientCA controller to publish an ACTIVE trust store and
+// returns its ARN.
+func waitClientCAReady(t *testing.T, ca *mtlsv1alpha1.ClientCA) string {
 	t.Helper()
+	var arn string
 	eventually(t, waitTimeout, func() error {
 		cur := &mtlsv1alpha1.ClientCA{}
 		if err := st.Kube.Client.Get(context.Background(), client.ObjectKeyFromObject(ca), cur); err != nil {
 			return err
 		}
-		if cur.Status.TrustStore != nil && cur.Status.TrustStore.ARN != "" {
-			return nil // someone (a real ClientCA controller) already published one
+		c := meta.FindStatusCondition(cur.Status.Conditions, mtlsv1alpha1.ConditionReady)
+		if c == nil || c.Status != metav1.ConditionTrue || cur.Status.TrustStore == nil || cur.Status.TrustStore.ARN == "" {
+			return fmt.Errorf("ClientCA not Ready yet: %+v", c)
 		}
-		cur.Status.TrustStore = &mtlsv1alpha1.TrustStoreStatus{ARN: arn, Name: "lmtls-shared", Status: "ACTIVE"}
-		meta.SetStatusCondition(&cur.Status.Conditions, metav1.Condition{Type: mtlsv1alpha1.ConditionTrustStoreReady,
-			Status: metav1.ConditionTrue, Reason: mtlsv1alpha1.ReasonReady, Message: "set by the listenermtls test", ObservedGeneration: cur.Generation})
-		return st.Kube.Client.Status().Update(context.Background(), cur)
+		arn = cur.Status.TrustStore.ARN
+		return nil
 	})
+	return arn
 }
 
-func caTrustStoreARN(t *testing.T, ca *mtlsv1alpha1.ClientCA) string {
+func deleteClientCA(t *testing.T, ca *mtlsv1alpha1.ClientCA) {
 	t.Helper()
-	cur := &mtlsv1alpha1.ClientCA{}
-	if err := st.Kube.Client.Get(ctxT(t), client.ObjectKeyFromObject(ca), cur); err != nil {
-		t.Fatal(err)
+	if err := st.Kube.Client.Delete(context.Background(), ca); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("delete ClientCA: %v", err)
+		return
 	}
-	if cur.Status.TrustStore == nil {
-		t.Fatal("ClientCA has no trust store in status")
-	}
-	return cur.Status.TrustStore.ARN
+	eventually(t, waitTimeout, func() error {
+		err := st.Kube.Client.Get(context.Background(), client.ObjectKeyFromObject(ca), &mtlsv1alpha1.ClientCA{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("ClientCA still exists (%v)", err)
+	})
 }
 
 // A change made behind albtrust's back (the console, another tool) is put back at the next
