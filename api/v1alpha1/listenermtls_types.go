@@ -4,7 +4,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// ListenerMTLS condition reasons.
+// ListenerMTLS condition reasons. ListenerMTLS also uses ReasonTrustStoreNotFound (the
+// trustStoreARN does not exist), ReasonThrottled and ReasonAWSError from the ClientCA reasons.
 const (
 	// ReasonConfigured means the listener's mutual authentication matches the spec.
 	ReasonConfigured = "Configured"
