@@ -7,9 +7,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +27,6 @@ import (
 
 	mtlsv1alpha1 "github.com/albtrust/albtrust/api/v1alpha1"
 	"github.com/albtrust/albtrust/controllers/common"
-	"github.com/albtrust/albtrust/internal/albsim"
 	"github.com/albtrust/albtrust/internal/pki"
 	"github.com/albtrust/albtrust/internal/testenv/kubeenv"
 	"github.com/albtrust/albtrust/internal/testenv/stack"
@@ -53,30 +49,9 @@ const (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "hello %s", r.Header.Get("X-Amzn-Mtls-Clientcert-Subject"))
-	}))
-	defer target.Close()
-	targetPort := target.Listener.Addr().(*net.TCPAddr).Port
-	var err error
-	if listenerPort, err = stack.FreePort(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	st, err = stack.Start(stack.Options{Seed: &albsim.SeedState{
-		TargetGroups:  []albsim.SeedTargetGroup{{Name: "tg", Port: targetPort, Targets: []albsim.SeedTarget{{ID: "127.0.0.1"}}}},
-		LoadBalancers: []albsim.SeedLoadBalancer{{Name: "lb", Listeners: []albsim.SeedListener{{Port: listenerPort, TargetGroup: "tg"}}}},
-	}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start stack:", err)
-		return 1
-	}
-	defer st.Stop()
-	if err := st.StartManager(stack.ManagerOptions{}); err != nil {
-		fmt.Fprintln(os.Stderr, "start manager:", err)
-		return 1
-	}
-	return m.Run()
+	return stack.RunWithListener(m, stack.ManagerOptions{}, func(s *stack.Stack, port int) {
+		st, listenerPort = s, port
+	})
 }
 
 // newClientCA applies a ClientCA (ECDSA unless mutated) into a new namespace and waits until

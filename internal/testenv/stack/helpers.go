@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/albtrust/albtrust/internal/albsim"
 )
 
 // Eventually polls check until it returns nil or the timeout passes, then fails the test with
@@ -68,4 +72,36 @@ func (st *Stack) ListenerGet(port int, cert *tls.Certificate) (*http.Response, e
 		Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true},
 	}
 	return c.Get(fmt.Sprintf("https://127.0.0.1:%d/", port))
+}
+
+// RunWithListener is a TestMain body: it starts a stack whose albsim holds load balancer "lb"
+// with an HTTPS listener on a free port forwarding to a backend that echoes the client subject,
+// starts the manager, hands the stack and the listener port to setup, runs the tests and stops
+// everything.
+func RunWithListener(m *testing.M, mo ManagerOptions, setup func(st *Stack, listenerPort int)) int {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", r.Header.Get("X-Amzn-Mtls-Clientcert-Subject"))
+	}))
+	defer target.Close()
+	targetPort := target.Listener.Addr().(*net.TCPAddr).Port
+	listenerPort, err := FreePort()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	st, err := Start(Options{Seed: &albsim.SeedState{
+		TargetGroups:  []albsim.SeedTargetGroup{{Name: "tg", Port: targetPort, Targets: []albsim.SeedTarget{{ID: "127.0.0.1"}}}},
+		LoadBalancers: []albsim.SeedLoadBalancer{{Name: "lb", Listeners: []albsim.SeedListener{{Port: listenerPort, TargetGroup: "tg"}}}},
+	}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start stack:", err)
+		return 1
+	}
+	defer st.Stop()
+	if err := st.StartManager(mo); err != nil {
+		fmt.Fprintln(os.Stderr, "start manager:", err)
+		return 1
+	}
+	setup(st, listenerPort)
+	return m.Run()
 }
