@@ -59,6 +59,9 @@ func newClientCA(t *testing.T, mutate func(*mtlsv1alpha1.ClientCA)) *mtlsv1alpha
 	if err := st.Kube.Client.Create(ctx, ca); err != nil {
 		t.Fatalf("create ClientCA: %v", err)
 	}
+	// Delete it after the test, so that its time-based work (rotation, CRL re-signing) does
+	// not make calls that later tests count.
+	t.Cleanup(func() { _ = st.Kube.Client.Delete(ctx, ca) })
 	return ca
 }
 
