@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,6 +135,20 @@ func connLogEntries() ([]albsim.ConnLogEntry, error) {
 		return nil, fmt.Errorf("GET /_albsim/connections: HTTP %d", resp.StatusCode)
 	}
 	var out []albsim.ConnLogEntry
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// albsimCalls reads albsim's per-action call counters over its admin endpoint.
+func albsimCalls() (map[string]int, error) {
+	resp, err := http.Get(st.AlbsimURL + "/_albsim/calls")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /_albsim/calls: HTTP %d", resp.StatusCode)
+	}
+	out := map[string]int{}
 	return out, json.NewDecoder(resp.Body).Decode(&out)
 }
 
@@ -445,4 +461,134 @@ func startProcess(t *testing.T, logPath, addr string, bin string, args ...string
 		}
 		return c.Close()
 	})
+}
+
+// --- helpers of particular tests ---
+
+// nudge asks the controllers to reconcile obj now, through the reconcile-request annotation.
+func nudge[T client.Object](t testing.TB, obj T, value string) {
+	t.Helper()
+	update(t, obj, func(o T) {
+		a := o.GetAnnotations()
+		if a == nil {
+			a = map[string]string{}
+		}
+		a[mtlsv1alpha1.AnnotationReconcileRequest] = value
+		o.SetAnnotations(a)
+	})
+}
+
+func crlLists(crl *x509.RevocationList, leaf *x509.Certificate) bool {
+	return crlEntry(crl, leaf) != nil
+}
+
+func crlEntry(crl *x509.RevocationList, leaf *x509.Certificate) *x509.RevocationListEntry {
+	for i, e := range crl.RevokedCertificateEntries {
+		if e.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
+			return &crl.RevokedCertificateEntries[i]
+		}
+	}
+	return nil
+}
+
+// waitRevoked waits for Revoked=True (with Ready=False, reason Revoked).
+func waitRevoked(t testing.TB, cc *mtlsv1alpha1.ClientCertificate) {
+	t.Helper()
+	waitFor(t, cc, 30*time.Second, "Revoked=True", func() error {
+		c := meta.FindStatusCondition(cc.Status.Conditions, mtlsv1alpha1.ConditionRevoked)
+		if c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("Revoked condition %+v", c)
+		}
+		if r := meta.FindStatusCondition(cc.Status.Conditions, mtlsv1alpha1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse || r.Reason != mtlsv1alpha1.ReasonRevoked {
+			return fmt.Errorf("Ready condition %+v, want False/Revoked", r)
+		}
+		return nil
+	})
+}
+
+// waitAllConverged waits until every albtrust object in the namespace reports its current
+// generation: Ready=True, or Revoked=True for a revoked ClientCertificate.
+func waitAllConverged(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, "every object converged", func() error {
+		var objs []client.Object
+		var cas mtlsv1alpha1.ClientCAList
+		var ccs mtlsv1alpha1.ClientCertificateList
+		var lms mtlsv1alpha1.ListenerMTLSList
+		for _, l := range []client.ObjectList{&cas, &ccs, &lms} {
+			if err := st.Kube.Client.List(ctx, l, client.InNamespace(namespace)); err != nil {
+				return err
+			}
+		}
+		for i := range cas.Items {
+			objs = append(objs, &cas.Items[i])
+		}
+		for i := range ccs.Items {
+			objs = append(objs, &ccs.Items[i])
+		}
+		for i := range lms.Items {
+			objs = append(objs, &lms.Items[i])
+		}
+		for _, o := range objs {
+			want := mtlsv1alpha1.ConditionReady
+			if cc, ok := o.(*mtlsv1alpha1.ClientCertificate); ok && cc.Spec.Revoked {
+				want = mtlsv1alpha1.ConditionRevoked
+			}
+			c := meta.FindStatusCondition(conditionsOf(o), want)
+			if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != o.GetGeneration() {
+				return fmt.Errorf("%T %s: %s %+v (generation %d)", o, o.GetName(), want, c, o.GetGeneration())
+			}
+		}
+		return nil
+	})
+}
+
+// issueWait waits for an already created ClientCertificate and returns its key pair.
+func issueWait(t testing.TB, cc *mtlsv1alpha1.ClientCertificate) (*mtlsv1alpha1.ClientCertificate, tls.Certificate) {
+	t.Helper()
+	waitReady(t, cc, 60*time.Second)
+	return cc, keyPairFromSecret(t, secretNameOf(cc))
+}
+
+// advertises reports whether ca's subject is among the advertised CA names.
+func advertises(names [][]byte, ca *x509.Certificate) bool {
+	for _, n := range names {
+		if bytes.Equal(n, ca.RawSubject) {
+			return true
+		}
+	}
+	return false
+}
+
+// countVersions counts object versions and delete markers under prefix in the bucket.
+func countVersions(t testing.TB, prefix string) int {
+	t.Helper()
+	n := 0
+	p := s3.NewListObjectVersionsPaginator(s3Client(), &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list versions under %s: %v", prefix, err)
+		}
+		n += len(page.Versions) + len(page.DeleteMarkers)
+	}
+	return n
+}
+
+// keyNeedles returns pieces of a PEM private key that would show up if the key were written
+// out: a line of its base64 body, and pieces of the base64 of the whole PEM text (as a Secret's
+// data appears in JSON), at the three base64 alignments.
+func keyNeedles(pemKey []byte) []string {
+	var out []string
+	lines := strings.Split(strings.TrimSpace(string(pemKey)), "\n")
+	if len(lines) > 2 {
+		out = append(out, strings.TrimSpace(lines[len(lines)/2]))
+	}
+	for off := 0; off < 3 && off+60 < len(pemKey); off++ {
+		enc := base64.StdEncoding.EncodeToString(pemKey[off+30:])
+		if len(enc) > 48 {
+			out = append(out, enc[4:48])
+		}
+	}
+	return out
 }

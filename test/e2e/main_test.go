@@ -10,7 +10,8 @@
 //	KUBEBUILDER_ASSETS=$(hack/envtest-binaries.sh) VERSITYGW=$(hack/versitygw.sh) go test ./test/e2e/ -count=1 -v
 //
 // Without KUBEBUILDER_ASSETS and VERSITYGW the hack/ scripts build the binaries (slow the
-// first time, cached afterwards). -short skips the package.
+// first time, cached afterwards). -short skips the package. E2E_KEEP_DIR=1 keeps the stack's
+// directory (manager.log, albsim.log) after the run; a failed run prints the end of both logs.
 package e2e
 
 import (
@@ -77,6 +78,10 @@ func runSuite(m *testing.M) (code int) {
 	defer func() {
 		if code != 0 {
 			dumpLogs(dir)
+		}
+		if os.Getenv("E2E_KEEP_DIR") != "" {
+			fmt.Printf("e2e: E2E_KEEP_DIR is set; logs and files kept in %s\n", dir)
+			return
 		}
 		_ = os.RemoveAll(dir)
 	}()

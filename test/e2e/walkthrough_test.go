@@ -6,7 +6,7 @@ package e2e
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,13 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"software.sslmate.com/src/go-pkcs12"
-
-	corev1 "k8s.io/api/core/v1"
 
 	mtlsv1alpha1 "github.com/albtrust/albtrust/api/v1alpha1"
 	"github.com/albtrust/albtrust/internal/albsim"
@@ -51,6 +50,54 @@ const (
 	restartLeaver   = "restart-leaver"
 	passthroughGone = "pt-leaver"
 )
+
+// Applying the walkthrough costs AWS what doing it by hand costs: one bundle upload, one
+// CreateTrustStore (created with the bundle, so there is nothing to modify afterwards), one
+// ModifyListener; and resyncs after that write nothing. Runs first, while albsim's counters
+// hold only the walkthrough.
+func TestWalkthroughIsEconomical(t *testing.T) {
+	// Only the ClientCA controller calls DescribeTrustStores, once per reconcile, and reconciles
+	// of one object never overlap: when a nudge's DescribeTrustStores shows up, every reconcile
+	// queued before it has finished. Two nudges in a row so that the first one's reconcile has
+	// also finished.
+	for i := 1; i <= 2; i++ {
+		calls, err := albsimCalls()
+		if err != nil {
+			t.Fatal(err)
+		}
+		described := calls["DescribeTrustStores"]
+		nudge(t, &mtlsv1alpha1.ClientCA{ObjectMeta: metav1.ObjectMeta{Name: sampleCA}}, fmt.Sprintf("e2e-economy-%d", i))
+		eventually(t, 30*time.Second, "the nudged ClientCA reconciled", func() error {
+			calls, err := albsimCalls()
+			if err != nil {
+				return err
+			}
+			if calls["DescribeTrustStores"] <= described {
+				return fmt.Errorf("no DescribeTrustStores since the nudge")
+			}
+			return nil
+		})
+	}
+
+	ca := getClientCA(t, sampleCA)
+	if ca.Status.Bundle == nil {
+		t.Fatalf("ClientCA %s has no bundle in status", sampleCA)
+	}
+	bundleKey := strings.TrimPrefix(ca.Status.Bundle.URI, "s3://"+bucket+"/")
+	if n := countVersions(t, bundleKey); n != 1 {
+		t.Errorf("%d versions of the bundle %s, want 1: an unchanged bundle is never uploaded again", n, bundleKey)
+	}
+	calls, err := albsimCalls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"CreateTrustStore": 1, "ModifyTrustStore": 0, "ModifyListener": 1, "AddTrustStoreRevocations": 0, "DeleteTrustStore": 0}
+	for action, n := range want {
+		if calls[action] != n {
+			t.Errorf("%s called %d times for the walkthrough and two resyncs, want %d (all calls: %v)", action, calls[action], n, calls)
+		}
+	}
+}
 
 // The Verify listener of the walkthrough lets sample-2 in, passes its identity to the backend,
 // and refuses a client without a certificate and one from an impostor CA with the same name.
@@ -215,8 +262,10 @@ func TestRevokedCertificateIsRefused(t *testing.T) {
 	if err := crl.CheckSignatureFrom(caCert); err != nil {
 		t.Errorf("the CRL is not signed by the sample CA: %v", err)
 	}
-	if !crlLists(crl, pair.Leaf) {
+	if e := crlEntry(crl, pair.Leaf); e == nil {
 		t.Errorf("the CRL at %s does not list serial %s", ca.Status.CRL.URI, serial)
+	} else if e.ReasonCode != 3 {
+		t.Errorf("CRL reason code %d for serial %s, want 3 (affiliationChanged, from spec.revocationReason)", e.ReasonCode, serial)
 	}
 	if crl.Number == nil || crl.Number.Int64() != ca.Status.CRL.Number {
 		t.Errorf("CRL number %v, status says %d", crl.Number, ca.Status.CRL.Number)
@@ -227,15 +276,6 @@ func TestRevokedCertificateIsRefused(t *testing.T) {
 	if _, err := expectOK(samplePort, &other); err != nil {
 		t.Errorf("sample-2 after another certificate was revoked: %v", err)
 	}
-}
-
-func crlLists(crl *x509.RevocationList, leaf *x509.Certificate) bool {
-	for _, e := range crl.RevokedCertificateEntries {
-		if e.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // An expired certificate signed by the sample CA is refused, accepted while the ListenerMTLS
@@ -464,6 +504,11 @@ func TestOperatorRestartConverges(t *testing.T) {
 	caBefore := getClientCA(t, sampleCA)
 	caSecretBefore := getSecret(t, sampleCASecret).Data[mtlsv1alpha1.TLSCertKey]
 	caCert, _ := caKeyPair(t, sampleCASecret)
+	if caBefore.Status.TrustStore == nil || caBefore.Status.Bundle == nil {
+		t.Fatalf("ClientCA %s has no trust store or bundle in status", sampleCA)
+	}
+	bundleKey := strings.TrimPrefix(caBefore.Status.Bundle.URI, "s3://"+bucket+"/")
+	bundleVersions := countVersions(t, bundleKey)
 	leaver, leaverPair := issue(t, newClientCertificate(restartLeaver, sampleCA, "restart-leaver"))
 	if _, err := expectOK(samplePort, &leaverPair); err != nil {
 		t.Fatalf("%s before the restart: %v", restartLeaver, err)
@@ -481,6 +526,13 @@ func TestOperatorRestartConverges(t *testing.T) {
 		_ = st.StartManager() // when the test failed with the manager stopped
 		update(t, lm, func(lm *mtlsv1alpha1.ListenerMTLS) { lm.Spec.AdvertiseTrustStoreCaNames = false })
 		waitReady(t, lm, 30*time.Second)
+	})
+	// A crash between CreateTrustStore and the status write leaves no trust store in status:
+	// the restarted manager must find the store again by name and tags, not make a second one.
+	eventually(t, 20*time.Second, "clear status.trustStore of ClientCA "+sampleCA, func() error {
+		ca := getClientCA(t, sampleCA)
+		ca.Status.TrustStore = nil
+		return st.Kube.Client.Status().Update(ctx, ca)
 	})
 	// Nothing happens while the manager is down.
 	if err := st.Kube.Client.Get(ctx, key(restartJoiner+"-tls"), &corev1.Secret{}); !apierrors.IsNotFound(err) {
@@ -509,8 +561,9 @@ func TestOperatorRestartConverges(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("converged %s after the restart", time.Since(start).Round(100*time.Millisecond))
 	waitRevoked(t, leaver)
+	waitAllConverged(t, 60*time.Second)
+	t.Logf("converged %s after the restart", time.Since(start).Round(100*time.Millisecond))
 
 	// One trust store per name, and the sample's store is the one it had.
 	counts := map[string]int{}
@@ -542,41 +595,12 @@ func TestOperatorRestartConverges(t *testing.T) {
 	if !bytes.Equal(getSecret(t, sampleCASecret).Data[mtlsv1alpha1.TLSCertKey], caSecretBefore) {
 		t.Error("the CA certificate in Secret sample-ca changed across the restart")
 	}
+	if n := countVersions(t, bundleKey); n != bundleVersions {
+		t.Errorf("the unchanged bundle was uploaded again across the restart: %d versions of %s, was %d", n, bundleKey, bundleVersions)
+	}
 	if joiner.Status.IssuerFingerprint != caBefore.Status.SigningCAFingerprint {
 		t.Errorf("%s issued by %s, want the unchanged sample CA", restartJoiner, joiner.Status.IssuerFingerprint)
 	}
-}
-
-// waitRevoked waits for Revoked=True (with Ready=False, reason Revoked).
-func waitRevoked(t testing.TB, cc *mtlsv1alpha1.ClientCertificate) {
-	t.Helper()
-	waitFor(t, cc, 30*time.Second, "Revoked=True", func() error {
-		c := meta.FindStatusCondition(cc.Status.Conditions, mtlsv1alpha1.ConditionRevoked)
-		if c == nil || c.Status != metav1.ConditionTrue {
-			return fmt.Errorf("Revoked condition %+v", c)
-		}
-		if r := meta.FindStatusCondition(cc.Status.Conditions, mtlsv1alpha1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse || r.Reason != mtlsv1alpha1.ReasonRevoked {
-			return fmt.Errorf("Ready condition %+v, want False/Revoked", r)
-		}
-		return nil
-	})
-}
-
-// issueWait waits for an already created ClientCertificate and returns its key pair.
-func issueWait(t testing.TB, cc *mtlsv1alpha1.ClientCertificate) (*mtlsv1alpha1.ClientCertificate, tls.Certificate) {
-	t.Helper()
-	waitReady(t, cc, 60*time.Second)
-	return cc, keyPairFromSecret(t, secretNameOf(cc))
-}
-
-// advertises reports whether ca's subject is among the advertised CA names.
-func advertises(names [][]byte, ca *x509.Certificate) bool {
-	for _, n := range names {
-		if bytes.Equal(n, ca.RawSubject) {
-			return true
-		}
-	}
-	return false
 }
 
 // Deleting a ListenerMTLS (onDelete Off by default) sends mode off: the listener then serves a
@@ -660,17 +684,67 @@ func TestDeletingClientCAWithDeletePolicyRemovesEverything(t *testing.T) {
 	}
 }
 
-// countVersions counts object versions and delete markers under prefix in the bucket.
-func countVersions(t testing.TB, prefix string) int {
-	t.Helper()
-	n := 0
-	p := s3.NewListObjectVersionsPaginator(s3Client(), &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatalf("list versions under %s: %v", prefix, err)
-		}
-		n += len(page.Versions) + len(page.DeleteMarkers)
+// Last, over everything the suite made happen: no private key and no keystore password in the
+// manager's or albsim's log, in Events, or in the status of any object.
+func TestNoKeyMaterialInLogsEventsOrStatus(t *testing.T) {
+	var secrets corev1.SecretList
+	if err := st.Kube.Client.List(ctx, &secrets, client.InNamespace(namespace)); err != nil {
+		t.Fatal(err)
 	}
-	return n
+	needles := map[string]string{"PRIVATE KEY": "a PEM private key header"}
+	keys := 0
+	for _, s := range secrets.Items {
+		if pemKey := s.Data[mtlsv1alpha1.TLSKeyKey]; len(pemKey) > 0 {
+			keys++
+			for _, n := range keyNeedles(pemKey) {
+				needles[n] = "part of tls.key of Secret " + s.Name
+			}
+		}
+	}
+	if keys < 3 {
+		t.Fatalf("found %d Secrets with tls.key in %s; the scan needs the suite's keys", keys, namespace)
+	}
+	password := string(getSecret(t, samplePassword).Data["password"])
+	needles[password] = "the PKCS#12 password of " + samplePassword
+
+	haystacks := map[string]string{}
+	for _, f := range []string{st.ManagerLog(), filepath.Join(workDir, "stack", "albsim.log")} {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) == 0 {
+			t.Fatalf("read %s: %v (%d bytes)", f, err, len(b))
+		}
+		haystacks[filepath.Base(f)] = string(b)
+	}
+	var events corev1.EventList
+	if err := st.Kube.Client.List(ctx, &events, client.InNamespace(namespace)); err != nil {
+		t.Fatal(err)
+	}
+	if len(events.Items) == 0 {
+		t.Fatal("no Events in the namespace; the manager records some for issuing and publishing")
+	}
+	var ev strings.Builder
+	for _, e := range events.Items {
+		fmt.Fprintf(&ev, "%s %s\n", e.Reason, e.Message)
+	}
+	haystacks["Events"] = ev.String()
+	var cas mtlsv1alpha1.ClientCAList
+	var ccs mtlsv1alpha1.ClientCertificateList
+	var lms mtlsv1alpha1.ListenerMTLSList
+	for _, l := range []client.ObjectList{&cas, &ccs, &lms} {
+		if err := st.Kube.Client.List(ctx, l, client.InNamespace(namespace)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		haystacks[fmt.Sprintf("%T", l)] = string(b)
+	}
+	for where, text := range haystacks {
+		for needle, what := range needles {
+			if strings.Contains(text, needle) {
+				t.Errorf("%s contains %s", where, what)
+			}
+		}
+	}
 }
