@@ -95,8 +95,11 @@ func (s stepResult) merge(o stepResult) stepResult {
 // and writes status once, only when it changed.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	log := logf.FromContext(ctx)
+	// Read the ClientCA live, not from the cache: a reconcile triggered by the Secret this
+	// controller just wrote would otherwise see the status from before that write, find the
+	// trust store by name and modify it again with the same bundle.
 	ca := &mtlsv1alpha1.ClientCA{}
-	if err := r.client.Get(ctx, req.NamespacedName, ca); err != nil {
+	if err := r.apiReader.Get(ctx, req.NamespacedName, ca); err != nil {
 		if apierrors.IsNotFound(err) {
 			clearMetrics(req.Namespace, req.Name)
 			return ctrl.Result{}, nil
