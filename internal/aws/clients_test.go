@@ -12,8 +12,8 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	albaws "github.com/albtrust/albtrust/internal/aws"
 	"github.com/albtrust/albtrust/internal/albsim"
+	albaws "github.com/albtrust/albtrust/internal/aws"
 )
 
 // newClients points albaws.NewClients at an in-process albsim, as the manager would be
