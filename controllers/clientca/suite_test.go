@@ -192,17 +192,7 @@ func issueClient(t *testing.T, kp common.CAKeyPair, cn string) tls.Certificate {
 // setListener sets the seeded listener's mutual authentication behind the operator's back.
 func setListener(t *testing.T, mode, storeARN string) {
 	t.Helper()
-	arn, ok := st.Sim.ListenerARN("lb", listenerPort)
-	if !ok {
-		t.Fatal("seeded listener not found")
-	}
-	ma := &elbtypes.MutualAuthenticationAttributes{Mode: aws.String(mode)}
-	if storeARN != "" {
-		ma.TrustStoreArn = aws.String(storeARN)
-	}
-	if _, err := st.ELB.ModifyListener(ctx, &elbv2.ModifyListenerInput{ListenerArn: aws.String(arn), MutualAuthentication: ma}); err != nil {
-		t.Fatalf("modify listener: %v", err)
-	}
+	st.SetListenerMode(t, "lb", listenerPort, mode, storeARN)
 }
 
 // handshake makes a request through the listener and returns the status code, or an error

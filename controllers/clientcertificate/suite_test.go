@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -324,19 +321,10 @@ func loadSample(t *testing.T, file string, obj client.Object) {
 	}
 }
 
+// setListener sets the seeded listener's mutual authentication behind the operator's back.
 func setListener(t *testing.T, mode, storeARN string) {
 	t.Helper()
-	arn, ok := st.Sim.ListenerARN("lb", listenerPort)
-	if !ok {
-		t.Fatal("seeded listener not found")
-	}
-	ma := &elbtypes.MutualAuthenticationAttributes{Mode: aws.String(mode)}
-	if storeARN != "" {
-		ma.TrustStoreArn = aws.String(storeARN)
-	}
-	if _, err := st.ELB.ModifyListener(ctx, &elbv2.ModifyListenerInput{ListenerArn: aws.String(arn), MutualAuthentication: ma}); err != nil {
-		t.Fatalf("modify listener: %v", err)
-	}
+	st.SetListenerMode(t, "lb", listenerPort, mode, storeARN)
 }
 
 // handshake makes one request through the listener with the Secret's key pair.

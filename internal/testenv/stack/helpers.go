@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -104,4 +107,21 @@ func RunWithListener(m *testing.M, mo ManagerOptions, setup func(st *Stack, list
 	}
 	setup(st, listenerPort)
 	return m.Run()
+}
+
+// SetListenerMode sets a listener's mutual authentication behind the operator's back, as
+// someone in the console would: mode off, passthrough or verify (with storeARN).
+func (st *Stack) SetListenerMode(t testing.TB, lbName string, port int, mode, storeARN string) {
+	t.Helper()
+	arn, ok := st.Sim.ListenerARN(lbName, port)
+	if !ok {
+		t.Fatalf("albsim has no listener %s:%d", lbName, port)
+	}
+	ma := &elbtypes.MutualAuthenticationAttributes{Mode: aws.String(mode)}
+	if storeARN != "" {
+		ma.TrustStoreArn = aws.String(storeARN)
+	}
+	if _, err := st.ELB.ModifyListener(context.Background(), &elbv2.ModifyListenerInput{ListenerArn: aws.String(arn), MutualAuthentication: ma}); err != nil {
+		t.Fatalf("modify listener: %v", err)
+	}
 }
