@@ -179,6 +179,23 @@ func TestDeleteTurnsOffOrRetains(t *testing.T) {
 	})
 }
 
+// Pointing a ListenerMTLS at another listener turns mutual TLS off on the one it leaves, as
+// deleting it would; the new listener gets the settings.
+func TestMovingToAnotherListenerReleasesTheOld(t *testing.T) {
+	a, b := listenerARN(t, "move", "move-a"), listenerARN(t, "move", "move-b")
+	create(t, "mover", mtlsv1alpha1.ListenerMTLSSpec{ListenerARN: a, Mode: mtlsv1alpha1.ModePassthrough})
+	waitReady(t, "mover")
+	waitMode(t, a, "passthrough")
+	update(t, "mover", func(s *mtlsv1alpha1.ListenerMTLSSpec) { s.ListenerARN = b })
+	waitMode(t, b, "passthrough")
+	waitMode(t, a, "off")
+	if got := getLM(t, "mover").Status.Listener; got == nil || got.ARN != b {
+		t.Errorf("status names listener %+v, want %s", got, b)
+	}
+	deleteAndWait(t, "mover")
+	waitMode(t, b, "off")
+}
+
 // Verify with a trust store that is still CREATING reports TrustStoreNotReady, polls, and
 // applies once the store is ACTIVE.
 func TestVerifyWaitsForCreatingTrustStore(t *testing.T) {

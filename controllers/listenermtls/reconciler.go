@@ -168,6 +168,11 @@ func (r *Reconciler) fail(ctx context.Context, obj *mtlsv1alpha1.ListenerMTLS, p
 // the listener and writes only what differs.
 func (r *Reconciler) reconcileListener(ctx context.Context, obj *mtlsv1alpha1.ListenerMTLS) *problem {
 	l, p := r.resolveListener(ctx, obj)
+	if newARN := aws.ToString(l.ListenerArn); newARN != "" && p == nil {
+		if p := r.releasePrevious(ctx, obj, newARN); p != nil {
+			return p
+		}
+	}
 	if aws.ToString(l.ListenerArn) != "" {
 		obj.Status.Listener = &mtlsv1alpha1.ResolvedListener{
 			ARN:             aws.ToString(l.ListenerArn),
@@ -314,6 +319,33 @@ func (r *Reconciler) apply(ctx context.Context, obj *mtlsv1alpha1.ListenerMTLS, 
 			return classifyELB("ModifyListenerAttributes", listenerARN, err)
 		}
 	}
+	return nil
+}
+
+// releasePrevious turns mutual TLS off on the listener this object managed before its spec was
+// pointed at another one (onDelete Off), as deleting the object would: otherwise the old
+// listener would keep verifying against a trust store nobody manages for it any more.
+func (r *Reconciler) releasePrevious(ctx context.Context, obj *mtlsv1alpha1.ListenerMTLS, newARN string) *problem {
+	prev := obj.Status.Listener
+	if prev == nil || prev.ARN == "" || prev.ARN == newARN || obj.Status.Applied == nil ||
+		obj.Status.Applied.Mode == elbModeOff || obj.Spec.OnDelete == mtlsv1alpha1.OnDeleteRetain {
+		return nil
+	}
+	_, err := r.AWS.ELB.ModifyListener(ctx, &elbv2.ModifyListenerInput{
+		ListenerArn:          aws.String(prev.ARN),
+		MutualAuthentication: mutualAuthenticationInput(mtlsv1alpha1.AppliedSettings{Mode: elbModeOff}),
+	})
+	if err != nil {
+		if p := classifyELB("ModifyListener", prev.ARN, err); p.reason != mtlsv1alpha1.ReasonListenerNotFound {
+			return p
+		}
+		// The old listener is gone: nothing to release.
+	} else {
+		r.recorder.Eventf(obj, nil, corev1.EventTypeNormal, EventMTLSTurnedOff, eventAction,
+			"Mutual TLS turned off on listener %s, which the spec no longer names", prev.ARN)
+		log.FromContext(ctx).Info("Mutual TLS turned off on the previous listener", "listener", prev.ARN)
+	}
+	obj.Status.Applied = nil
 	return nil
 }
 

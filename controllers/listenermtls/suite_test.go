@@ -64,7 +64,7 @@ func run(m *testing.M) int {
 	defer target.srv.Close()
 	targetPort, _ := strconv.Atoi(strings.TrimPrefix(target.srv.URL[strings.LastIndex(target.srv.URL, ":"):], ":"))
 
-	names := []string{"life", "retain", "delete", "http", "steady", "drift", "slow", "caref", "q1", "q2", "q3", "throttle"}
+	names := []string{"life", "retain", "delete", "http", "steady", "drift", "slow", "caref", "q1", "q2", "q3", "throttle", "move-a", "move-b"}
 	free, err := freePorts(len(names))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "free ports:", err)
@@ -85,6 +85,7 @@ func run(m *testing.M) int {
 			{Name: "slow", Listeners: []albsim.SeedListener{https("slow"), https("caref")}},
 			{Name: "quota", Listeners: []albsim.SeedListener{https("q1"), https("q2"), https("q3")}},
 			{Name: "throttle", Listeners: []albsim.SeedListener{https("throttle")}},
+			{Name: "move", Listeners: []albsim.SeedListener{https("move-a"), https("move-b")}},
 		},
 	}
 	st, err = stack.Start(stack.Options{Seed: seed})
