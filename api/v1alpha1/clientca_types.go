@@ -277,6 +277,9 @@ type TrustStoreStatus struct {
 	// BundleSHA256 is the bundle content the store was last created or modified from.
 	// +optional
 	BundleSHA256 string `json:"bundleSha256,omitempty"`
+	// TagsSHA256 identifies the spec.trustStore.tags last applied to the store.
+	// +optional
+	TagsSHA256 string `json:"tagsSha256,omitempty"`
 	// Adopted is true when the store was given by ARN; albtrust never deletes it.
 	// +optional
 	Adopted bool `json:"adopted,omitempty"`

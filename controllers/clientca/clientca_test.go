@@ -79,6 +79,43 @@ func TestClientCAPublishesBundleAndTrustStore(t *testing.T) {
 	}
 }
 
+// spec.trustStore.tags reach the trust store at creation and follow later spec changes; the
+// ownership tags stay.
+func TestTrustStoreTagsFollowSpec(t *testing.T) {
+	ca := waitReady(t, newClientCA(t, func(ca *mtlsv1alpha1.ClientCA) {
+		ca.Spec.TrustStore.Tags = map[string]string{"team": "a", "env": "x"}
+	}))
+	arn := ca.Status.TrustStore.ARN
+	tags := func() map[string]string {
+		out, err := st.ELB.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{arn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, td := range out.TagDescriptions {
+			for _, tag := range td.Tags {
+				m[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+			}
+		}
+		return m
+	}
+	if got := tags(); got["team"] != "a" || got["env"] != "x" || got[clientca.TagOwner] != ca.Namespace+"/sample" {
+		t.Fatalf("tags at creation: %v", got)
+	}
+	got := getCA(t, ca)
+	got.Spec.TrustStore.Tags = map[string]string{"team": "b"}
+	if err := st.Kube.Client.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	stack.Eventually(t, 30*time.Second, func() error {
+		m := tags()
+		if m["team"] != "b" || m["env"] != "" || m[clientca.TagOwner] == "" || m[clientca.TagCluster] != "test" {
+			return fmt.Errorf("tags %v", m)
+		}
+		return nil
+	})
+}
+
 // A resync with nothing changed makes no write call to ELB and no upload to S3.
 func TestSteadyStateMakesNoWrites(t *testing.T) {
 	ca := waitReady(t, newClientCA(t, nil))

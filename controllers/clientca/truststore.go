@@ -68,8 +68,14 @@ func (r *Reconciler) ensureTrustStore(ctx context.Context, s *scope) (stepResult
 	st := statusOf(store, ca)
 	if prev := ca.Status.TrustStore; prev != nil && prev.ARN == st.ARN {
 		st.BundleSHA256 = prev.BundleSHA256
+		st.TagsSHA256 = prev.TagsSHA256
 	}
 	ca.Status.TrustStore = st
+	if !st.Adopted && st.TagsSHA256 != tagsHash(ca.Spec.TrustStore.Tags) {
+		if res, err := r.syncTags(ctx, s, st); err != nil || res.stop {
+			return res, err
+		}
+	}
 	if store.Status != elbtypes.TrustStoreStatusActive {
 		return r.storeCreating(s), nil
 	}
@@ -176,12 +182,7 @@ func (r *Reconciler) createTrustStore(ctx context.Context, s *scope) (stepResult
 		{Key: aws.String(TagOwner), Value: aws.String(ownerTag(ca))},
 		{Key: aws.String(TagCluster), Value: aws.String(r.ClusterID)},
 	}
-	keys := make([]string, 0, len(ca.Spec.TrustStore.Tags))
-	for k := range ca.Spec.TrustStore.Tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(ca.Spec.TrustStore.Tags) {
 		tags = append(tags, elbtypes.Tag{Key: aws.String(k), Value: aws.String(ca.Spec.TrustStore.Tags[k])})
 	}
 	out, err := r.AWS.ELB.CreateTrustStore(ctx, &elbv2.CreateTrustStoreInput{
@@ -199,6 +200,7 @@ func (r *Reconciler) createTrustStore(ctx context.Context, s *scope) (stepResult
 	}
 	st := statusOf(&out.TrustStores[0], ca)
 	st.BundleSHA256 = s.bundle.sha256
+	st.TagsSHA256 = tagsHash(ca.Spec.TrustStore.Tags)
 	ca.Status.TrustStore = st
 	r.event(ca, corev1.EventTypeNormal, "TrustStoreCreated", "Create", "Created trust store %s", name)
 	if out.TrustStores[0].Status != elbtypes.TrustStoreStatusActive {
@@ -207,6 +209,71 @@ func (r *Reconciler) createTrustStore(ctx context.Context, s *scope) (stepResult
 	common.SetCondition(&ca.Status.Conditions, ca.Generation, mtlsv1alpha1.ConditionTrustStoreReady, metav1.ConditionTrue, mtlsv1alpha1.ReasonReady,
 		fmt.Sprintf("Trust store %s is ACTIVE", name))
 	return stepResult{}, nil
+}
+
+// tagsHash identifies a set of user tags, so that tags are compared with AWS only when the spec
+// changed them.
+func tagsHash(tags map[string]string) string {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%q=%q\n", k, tags[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// syncTags makes the store's user tags match spec.trustStore.tags: it adds or updates the
+// wanted ones and removes the ones albtrust's spec no longer names. Ownership tags stay.
+func (r *Reconciler) syncTags(ctx context.Context, s *scope, st *mtlsv1alpha1.TrustStoreStatus) (stepResult, error) {
+	ca := s.ca
+	out, err := r.AWS.ELB.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{st.ARN}})
+	if err != nil {
+		return r.elbFailure(s, mtlsv1alpha1.ConditionTrustStoreReady, "DescribeTags", err)
+	}
+	have := map[string]string{}
+	for _, td := range out.TagDescriptions {
+		for _, t := range td.Tags {
+			have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	want := ca.Spec.TrustStore.Tags
+	var add []elbtypes.Tag
+	for _, k := range sortedKeys(want) {
+		if v, ok := have[k]; !ok || v != want[k] {
+			add = append(add, elbtypes.Tag{Key: aws.String(k), Value: aws.String(want[k])})
+		}
+	}
+	var remove []string
+	for _, k := range sortedKeys(have) {
+		if _, ok := want[k]; !ok && k != TagOwner && k != TagCluster {
+			remove = append(remove, k)
+		}
+	}
+	if len(add) > 0 {
+		if _, err := r.AWS.ELB.AddTags(ctx, &elbv2.AddTagsInput{ResourceArns: []string{st.ARN}, Tags: add}); err != nil {
+			return r.elbFailure(s, mtlsv1alpha1.ConditionTrustStoreReady, "AddTags", err)
+		}
+	}
+	if len(remove) > 0 {
+		if _, err := r.AWS.ELB.RemoveTags(ctx, &elbv2.RemoveTagsInput{ResourceArns: []string{st.ARN}, TagKeys: remove}); err != nil {
+			return r.elbFailure(s, mtlsv1alpha1.ConditionTrustStoreReady, "RemoveTags", err)
+		}
+	}
+	st.TagsSHA256 = tagsHash(want)
+	return stepResult{}, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (r *Reconciler) storeCreating(s *scope) stepResult {
