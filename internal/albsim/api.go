@@ -70,8 +70,55 @@ func parseTags(f form) ([]tagKV, *apiError) {
 	return tags, checkTagKeys(tags)
 }
 
-func pageSize(f form) (int, bool, *apiError) {
-	return f.int("PageSize")
+// resourceArg reads the ARN parameter key and finds the resource it names; callers hold s.mu.
+func resourceArg[T any](f form, key string, find func(string) *T, notFound func(string) *apiError) (*T, *apiError) {
+	arn, e := f.required(key)
+	if e != nil {
+		return nil, e
+	}
+	return lookup(find, notFound, arn)
+}
+
+func (s *Sim) loadBalancerArg(f form) (*loadBalancer, *apiError) {
+	return resourceArg(f, "LoadBalancerArn", s.state.loadBalancer, loadBalancerNotFound)
+}
+
+func (s *Sim) targetGroupArg(f form) (*targetGroup, *apiError) {
+	return resourceArg(f, "TargetGroupArn", s.state.targetGroup, targetGroupNotFound)
+}
+
+func (s *Sim) listenerArg(f form) (*listener, *apiError) {
+	return resourceArg(f, "ListenerArn", s.state.listener, listenerNotFound)
+}
+
+func (s *Sim) trustStoreArg(f form) (*trustStore, *apiError) {
+	return resourceArg(f, "TrustStoreArn", s.state.trustStore, trustStoreNotFound)
+}
+
+// describe does what every paginated Describe action shares. It reads PageSize before anything
+// else, so a malformed one fails first; then, under the read lock, it selects the items, cuts the
+// page Marker points at and converts that page to its XML shape. It returns the page and the
+// marker of the next one.
+func describe[T, X any](s *Sim, f form, selectItems func() ([]T, *apiError), shape func(T) X) ([]X, string, *apiError) {
+	size, sizeSet, e := f.int("PageSize")
+	if e != nil {
+		return nil, "", e
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	items, e := selectItems()
+	if e != nil {
+		return nil, "", e
+	}
+	pg, next, e := page(items, f.str("Marker"), size, sizeSet)
+	if e != nil {
+		return nil, "", e
+	}
+	var out []X
+	for _, it := range pg {
+		out = append(out, shape(it))
+	}
+	return out, next, nil
 }
 
 // ---- load balancers ----
@@ -143,61 +190,37 @@ func (s *Sim) newLoadBalancer(name string) *loadBalancer {
 }
 
 func (s *Sim) describeLoadBalancers(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	size, sizeSet, e := pageSize(f)
-	if e != nil {
-		return nil, e
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var lbs []*loadBalancer
 	arns, names := f.list("LoadBalancerArns"), f.list("Names")
-	switch {
-	case len(arns) > 0:
-		for _, arn := range arns {
-			lb := s.state.loadBalancer(arn)
-			if lb == nil {
-				return nil, errorf(codeLoadBalancerNotFound, "Load balancer '%s' not found", arn)
-			}
-			lbs = append(lbs, lb)
+	lbs, next, e := describe(s, f, func() ([]*loadBalancer, *apiError) {
+		switch {
+		case len(arns) > 0:
+			return lookupAll(s.state.loadBalancer, loadBalancerNotFound, arns)
+		case len(names) > 0:
+			return lookupAll(s.state.loadBalancerByName, func(n string) *apiError {
+				return errorf(codeLoadBalancerNotFound, "Load balancers '[%s]' not found", n)
+			}, names)
+		default:
+			return s.state.loadBalancers, nil
 		}
-	case len(names) > 0:
-		for _, n := range names {
-			lb := s.state.loadBalancerByName(n)
-			if lb == nil {
-				return nil, errorf(codeLoadBalancerNotFound, "Load balancers '[%s]' not found", n)
-			}
-			lbs = append(lbs, lb)
-		}
-	default:
-		lbs = s.state.loadBalancers
-	}
-	pg, next, e := page(lbs, f.str("Marker"), size, sizeSet)
+	}, s.xLoadBalancer)
 	if e != nil {
 		return nil, e
 	}
-	res := loadBalancersResult{NextMarker: next}
-	for _, lb := range pg {
-		res.LoadBalancers = append(res.LoadBalancers, s.xLoadBalancer(lb))
-	}
-	return res, nil
+	return loadBalancersResult{LoadBalancers: lbs, NextMarker: next}, nil
 }
 
 func (s *Sim) deleteLoadBalancer(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	arn, e := f.required("LoadBalancerArn")
-	if e != nil {
-		return nil, e
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lb := s.state.loadBalancer(arn)
-	if lb == nil {
-		return nil, errorf(codeLoadBalancerNotFound, "Load balancer '%s' not found", arn)
+	lb, e := s.loadBalancerArg(f)
+	if e != nil {
+		return nil, e
 	}
 	for _, l := range s.state.listenersOf(lb) {
 		s.removeListenerLocked(l)
 	}
 	s.state.loadBalancers = remove(s.state.loadBalancers, lb)
-	delete(s.state.tags, arn)
+	delete(s.state.tags, lb.arn)
 	return nil, nil
 }
 
@@ -273,72 +296,50 @@ func (s *Sim) newTargetGroup(name, protocol string, port int) *targetGroup {
 }
 
 func (s *Sim) describeTargetGroups(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	size, sizeSet, e := pageSize(f)
-	if e != nil {
-		return nil, e
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var tgs []*targetGroup
 	arns, names, lbArn := f.list("TargetGroupArns"), f.list("Names"), f.str("LoadBalancerArn")
-	switch {
-	case len(arns) > 0:
-		for _, arn := range arns {
-			tg := s.state.targetGroup(arn)
-			if tg == nil {
-				return nil, errorf(codeTargetGroupNotFound, "Target group '%s' not found", arn)
+	tgs, next, e := describe(s, f, func() ([]*targetGroup, *apiError) {
+		switch {
+		case len(arns) > 0:
+			return lookupAll(s.state.targetGroup, targetGroupNotFound, arns)
+		case len(names) > 0:
+			return lookupAll(s.state.targetGroupByName, func(n string) *apiError {
+				return errorf(codeTargetGroupNotFound, "One or more target groups not found: '%s'", n)
+			}, names)
+		case lbArn != "":
+			if s.state.loadBalancer(lbArn) == nil {
+				return nil, loadBalancerNotFound(lbArn)
 			}
-			tgs = append(tgs, tg)
-		}
-	case len(names) > 0:
-		for _, n := range names {
-			tg := s.state.targetGroupByName(n)
-			if tg == nil {
-				return nil, errorf(codeTargetGroupNotFound, "One or more target groups not found: '%s'", n)
-			}
-			tgs = append(tgs, tg)
-		}
-	case lbArn != "":
-		if s.state.loadBalancer(lbArn) == nil {
-			return nil, errorf(codeLoadBalancerNotFound, "Load balancer '%s' not found", lbArn)
-		}
-		for _, tg := range s.state.targetGroups {
-			for _, a := range s.state.loadBalancerArnsOf(tg) {
-				if a == lbArn {
-					tgs = append(tgs, tg)
+			var tgs []*targetGroup
+			for _, tg := range s.state.targetGroups {
+				for _, a := range s.state.loadBalancerArnsOf(tg) {
+					if a == lbArn {
+						tgs = append(tgs, tg)
+					}
 				}
 			}
+			return tgs, nil
+		default:
+			return s.state.targetGroups, nil
 		}
-	default:
-		tgs = s.state.targetGroups
-	}
-	pg, next, e := page(tgs, f.str("Marker"), size, sizeSet)
+	}, s.xTargetGroup)
 	if e != nil {
 		return nil, e
 	}
-	res := targetGroupsResult{NextMarker: next}
-	for _, tg := range pg {
-		res.TargetGroups = append(res.TargetGroups, s.xTargetGroup(tg))
-	}
-	return res, nil
+	return targetGroupsResult{TargetGroups: tgs, NextMarker: next}, nil
 }
 
 func (s *Sim) deleteTargetGroup(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	arn, e := f.required("TargetGroupArn")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tg, e := s.targetGroupArg(f)
 	if e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tg := s.state.targetGroup(arn)
-	if tg == nil {
-		return nil, errorf(codeTargetGroupNotFound, "Target group '%s' not found", arn)
-	}
-	if s.state.targetGroupInUse(arn) {
-		return nil, errorf(codeResourceInUse, "Target group '%s' is currently in use by a listener or a rule", arn)
+	if s.state.targetGroupInUse(tg.arn) {
+		return nil, errorf(codeResourceInUse, "Target group '%s' is currently in use by a listener or a rule", tg.arn)
 	}
 	s.state.targetGroups = remove(s.state.targetGroups, tg)
-	delete(s.state.tags, arn)
+	delete(s.state.tags, tg.arn)
 	return nil, nil
 }
 
@@ -369,15 +370,11 @@ func parseTargets(f form, defaultPort int) ([]target, *apiError) {
 }
 
 func (s *Sim) registerTargets(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	arn, e := f.required("TargetGroupArn")
-	if e != nil {
-		return nil, e
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tg := s.state.targetGroup(arn)
-	if tg == nil {
-		return nil, errorf(codeTargetGroupNotFound, "Target group '%s' not found", arn)
+	tg, e := s.targetGroupArg(f)
+	if e != nil {
+		return nil, e
 	}
 	targets, e := parseTargets(f, tg.port)
 	if e != nil {
@@ -404,15 +401,11 @@ func addTargets(cur, add []target) []target {
 }
 
 func (s *Sim) deregisterTargets(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	arn, e := f.required("TargetGroupArn")
-	if e != nil {
-		return nil, e
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tg := s.state.targetGroup(arn)
-	if tg == nil {
-		return nil, errorf(codeTargetGroupNotFound, "Target group '%s' not found", arn)
+	tg, e := s.targetGroupArg(f)
+	if e != nil {
+		return nil, e
 	}
 	targets, e := parseTargets(f, tg.port)
 	if e != nil {
@@ -489,7 +482,7 @@ func (s *Sim) parseActions(f form) ([]action, *apiError) {
 		}
 		for _, arn := range act.targetGroupArns() {
 			if s.state.targetGroup(arn) == nil {
-				return nil, errorf(codeTargetGroupNotFound, "Target group '%s' not found", arn)
+				return nil, targetGroupNotFound(arn)
 			}
 		}
 		out = append(out, act)
@@ -567,9 +560,9 @@ func (s *Sim) createListener(_ context.Context, f form, _ *http.Request) (any, *
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lb := s.state.loadBalancer(lbArn)
-	if lb == nil {
-		return nil, errorf(codeLoadBalancerNotFound, "Load balancer '%s' not found", lbArn)
+	lb, e := lookup(s.state.loadBalancer, loadBalancerNotFound, lbArn)
+	if e != nil {
+		return nil, e
 	}
 	l := &listener{
 		arn:          strings.Replace(lb.arn, ":loadbalancer/", ":listener/", 1) + "/" + randomHex16(),
@@ -627,55 +620,35 @@ func (s *Sim) checkPortFree(l *listener, port int) *apiError {
 }
 
 func (s *Sim) describeListeners(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	size, sizeSet, e := pageSize(f)
-	if e != nil {
-		return nil, e
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var ls []*listener
 	arns, lbArn := f.list("ListenerArns"), f.str("LoadBalancerArn")
-	switch {
-	case len(arns) > 0:
-		for _, arn := range arns {
-			l := s.state.listener(arn)
-			if l == nil {
-				return nil, errorf(codeListenerNotFound, "Listener '%s' not found", arn)
+	ls, next, e := describe(s, f, func() ([]*listener, *apiError) {
+		switch {
+		case len(arns) > 0:
+			return lookupAll(s.state.listener, listenerNotFound, arns)
+		case lbArn != "":
+			lb, e := lookup(s.state.loadBalancer, loadBalancerNotFound, lbArn)
+			if e != nil {
+				return nil, e
 			}
-			ls = append(ls, l)
+			return s.state.listenersOf(lb), nil
+		default:
+			return nil, errorf(codeValidation, "You must specify either listener ARNs or a load balancer ARN")
 		}
-	case lbArn != "":
-		lb := s.state.loadBalancer(lbArn)
-		if lb == nil {
-			return nil, errorf(codeLoadBalancerNotFound, "Load balancer '%s' not found", lbArn)
-		}
-		ls = s.state.listenersOf(lb)
-	default:
-		return nil, errorf(codeValidation, "You must specify either listener ARNs or a load balancer ARN")
-	}
-	pg, next, e := page(ls, f.str("Marker"), size, sizeSet)
+	}, xListenerOf)
 	if e != nil {
 		return nil, e
 	}
-	res := listenersResult{NextMarker: next}
-	for _, l := range pg {
-		res.Listeners = append(res.Listeners, xListenerOf(l))
-	}
-	return res, nil
+	return listenersResult{Listeners: ls, NextMarker: next}, nil
 }
 
 // modifyListener changes only what the request carries: AWS leaves every property a
 // ModifyListener omits as it was, which is why turning mTLS off needs an explicit Mode=off.
 func (s *Sim) modifyListener(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	arn, e := f.required("ListenerArn")
-	if e != nil {
-		return nil, e
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.state.listener(arn)
-	if l == nil {
-		return nil, errorf(codeListenerNotFound, "Listener '%s' not found", arn)
+	l, e := s.listenerArg(f)
+	if e != nil {
+		return nil, e
 	}
 	next := *l
 	if p, set, e := f.int("Port"); e != nil {
@@ -748,15 +721,11 @@ func (s *Sim) modifyListener(_ context.Context, f form, _ *http.Request) (any, *
 }
 
 func (s *Sim) deleteListener(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	arn, e := f.required("ListenerArn")
-	if e != nil {
-		return nil, e
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.state.listener(arn)
-	if l == nil {
-		return nil, errorf(codeListenerNotFound, "Listener '%s' not found", arn)
+	l, e := s.listenerArg(f)
+	if e != nil {
+		return nil, e
 	}
 	s.removeListenerLocked(l)
 	return nil, nil
@@ -771,15 +740,11 @@ func (s *Sim) removeListenerLocked(l *listener) {
 }
 
 func (s *Sim) describeListenerAttributes(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	arn, e := f.required("ListenerArn")
-	if e != nil {
-		return nil, e
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	l := s.state.listener(arn)
-	if l == nil {
-		return nil, errorf(codeListenerNotFound, "Listener '%s' not found", arn)
+	l, e := s.listenerArg(f)
+	if e != nil {
+		return nil, e
 	}
 	var res attributesResult
 	for _, k := range sortedKeys(listenerAttributeDefaults) {
@@ -799,9 +764,9 @@ func (s *Sim) modifyListenerAttributes(_ context.Context, f form, _ *http.Reques
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.state.listener(arn)
-	if l == nil {
-		return nil, errorf(codeListenerNotFound, "Listener '%s' not found", arn)
+	l, e := lookup(s.state.listener, listenerNotFound, arn)
+	if e != nil {
+		return nil, e
 	}
 	var res attributesResult
 	for _, a := range attrs {
@@ -896,56 +861,22 @@ func (s *Sim) createTrustStore(ctx context.Context, f form, _ *http.Request) (an
 }
 
 func (s *Sim) describeTrustStores(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	size, sizeSet, e := pageSize(f)
-	if e != nil {
-		return nil, e
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var stores []*trustStore
 	arns, names := f.list("TrustStoreArns"), f.list("Names")
-	switch {
-	case len(arns) > 0:
-		for _, arn := range arns {
-			ts := s.state.trustStore(arn)
-			if ts == nil {
-				return nil, errorf(codeTrustStoreNotFound, "Trust store '%s' not found", arn)
-			}
-			stores = append(stores, ts)
+	now := time.Now() // one instant for the status of the whole page
+	stores, next, e := describe(s, f, func() ([]*trustStore, *apiError) {
+		switch {
+		case len(arns) > 0:
+			return lookupAll(s.state.trustStore, trustStoreNotFound, arns)
+		case len(names) > 0:
+			return lookupAll(s.state.trustStoreByName, trustStoreNotFound, names)
+		default:
+			return s.state.trustStores, nil
 		}
-	case len(names) > 0:
-		for _, n := range names {
-			ts := s.state.trustStoreByName(n)
-			if ts == nil {
-				return nil, errorf(codeTrustStoreNotFound, "Trust store '%s' not found", n)
-			}
-			stores = append(stores, ts)
-		}
-	default:
-		stores = s.state.trustStores
-	}
-	pg, next, e := page(stores, f.str("Marker"), size, sizeSet)
+	}, func(ts *trustStore) xTrustStore { return xTrustStoreOf(ts, now) })
 	if e != nil {
 		return nil, e
 	}
-	now := time.Now()
-	res := trustStoresResult{NextMarker: next}
-	for _, ts := range pg {
-		res.TrustStores = append(res.TrustStores, xTrustStoreOf(ts, now))
-	}
-	return res, nil
-}
-
-func (s *Sim) trustStoreArg(f form) (*trustStore, *apiError) {
-	arn, e := f.required("TrustStoreArn")
-	if e != nil {
-		return nil, e
-	}
-	ts := s.state.trustStore(arn)
-	if ts == nil {
-		return nil, errorf(codeTrustStoreNotFound, "Trust store '%s' not found", arn)
-	}
-	return ts, nil
+	return trustStoresResult{TrustStores: stores, NextMarker: next}, nil
 }
 
 func (s *Sim) modifyTrustStore(ctx context.Context, f form, _ *http.Request) (any, *apiError) {
@@ -1000,25 +931,17 @@ func (s *Sim) associatedResources(ts *trustStore) []string {
 }
 
 func (s *Sim) describeTrustStoreAssociations(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	size, sizeSet, e := pageSize(f)
+	assocs, next, e := describe(s, f, func() ([]string, *apiError) {
+		ts, e := s.trustStoreArg(f)
+		if e != nil {
+			return nil, e
+		}
+		return s.associatedResources(ts), nil
+	}, func(arn string) xAssociation { return xAssociation{ResourceArn: arn} })
 	if e != nil {
 		return nil, e
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ts, e := s.trustStoreArg(f)
-	if e != nil {
-		return nil, e
-	}
-	pg, next, e := page(s.associatedResources(ts), f.str("Marker"), size, sizeSet)
-	if e != nil {
-		return nil, e
-	}
-	res := associationsResult{NextMarker: next}
-	for _, arn := range pg {
-		res.TrustStoreAssociations = append(res.TrustStoreAssociations, xAssociation{ResourceArn: arn})
-	}
-	return res, nil
+	return associationsResult{TrustStoreAssociations: assocs, NextMarker: next}, nil
 }
 
 // deleteSharedTrustStoreAssociation exists for trust stores shared through RAM. albsim has one
@@ -1127,12 +1050,20 @@ func (s *Sim) addTrustStoreRevocations(ctx context.Context, f form, _ *http.Requ
 	return res, nil
 }
 
+func parseRevocationID(v string) (int64, *apiError) {
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, errorf(codeValidation, "Revocation ID '%s' is not a number", v)
+	}
+	return id, nil
+}
+
 func parseRevocationIDs(f form) ([]int64, *apiError) {
 	var out []int64
 	for _, v := range f.list("RevocationIds") {
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, errorf(codeValidation, "Revocation ID '%s' is not a number", v)
+		id, e := parseRevocationID(v)
+		if e != nil {
+			return nil, e
 		}
 		out = append(out, id)
 	}
@@ -1140,40 +1071,24 @@ func parseRevocationIDs(f form) ([]int64, *apiError) {
 }
 
 func (s *Sim) describeTrustStoreRevocations(_ context.Context, f form, _ *http.Request) (any, *apiError) {
-	size, sizeSet, e := pageSize(f)
-	if e != nil {
-		return nil, e
-	}
-	ids, e := parseRevocationIDs(f)
-	if e != nil {
-		return nil, e
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ts, e := s.trustStoreArg(f)
-	if e != nil {
-		return nil, e
-	}
-	if len(ids) == 0 {
-		ids = ts.revocationIDs()
-	}
-	var revs []*revocation
-	for _, id := range ids {
-		r, ok := ts.revocations[id]
-		if !ok {
-			return nil, errorf(codeRevocationIDNotFound, "Revocation ID %d not found in trust store '%s'", id, ts.arn)
+	var ts *trustStore
+	revs, next, e := describe(s, f, func() ([]*revocation, *apiError) {
+		ids, e := parseRevocationIDs(f)
+		if e != nil {
+			return nil, e
 		}
-		revs = append(revs, r)
-	}
-	pg, next, e := page(revs, f.str("Marker"), size, sizeSet)
+		if ts, e = s.trustStoreArg(f); e != nil {
+			return nil, e
+		}
+		if len(ids) == 0 {
+			ids = ts.revocationIDs()
+		}
+		return lookupAll(ts.revocation, ts.revocationNotFound, ids)
+	}, func(r *revocation) xTrustStoreRevocation { return xRevocationOf(ts, r) })
 	if e != nil {
 		return nil, e
 	}
-	res := revocationsResult{NextMarker: next}
-	for _, r := range pg {
-		res.TrustStoreRevocations = append(res.TrustStoreRevocations, xRevocationOf(ts, r))
-	}
-	return res, nil
+	return revocationsResult{TrustStoreRevocations: revs, NextMarker: next}, nil
 }
 
 func (s *Sim) removeTrustStoreRevocations(_ context.Context, f form, _ *http.Request) (any, *apiError) {
@@ -1190,10 +1105,9 @@ func (s *Sim) removeTrustStoreRevocations(_ context.Context, f form, _ *http.Req
 	if e != nil {
 		return nil, e
 	}
-	for _, id := range ids {
-		if _, ok := ts.revocations[id]; !ok {
-			return nil, errorf(codeRevocationIDNotFound, "Revocation ID %d not found in trust store '%s'", id, ts.arn)
-		}
+	// Check every ID first so that an unknown one leaves the store unchanged.
+	if _, e := lookupAll(ts.revocation, ts.revocationNotFound, ids); e != nil {
+		return nil, e
 	}
 	for _, id := range ids {
 		delete(ts.revocations, id)
@@ -1207,9 +1121,9 @@ func (s *Sim) getTrustStoreRevocationContent(_ context.Context, f form, r *http.
 	if e != nil {
 		return nil, e
 	}
-	id, err := strconv.ParseInt(idStr, 10, 64)
-	if err != nil {
-		return nil, errorf(codeValidation, "Revocation ID '%s' is not a number", idStr)
+	id, e := parseRevocationID(idStr)
+	if e != nil {
+		return nil, e
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -1217,8 +1131,8 @@ func (s *Sim) getTrustStoreRevocationContent(_ context.Context, f form, r *http.
 	if e != nil {
 		return nil, e
 	}
-	if _, ok := ts.revocations[id]; !ok {
-		return nil, errorf(codeRevocationIDNotFound, "Revocation ID %d not found in trust store '%s'", id, ts.arn)
+	if ts.revocation(id) == nil {
+		return nil, ts.revocationNotFound(id)
 	}
 	return locationResult{Location: contentURL(r, ts.arn, id)}, nil
 }

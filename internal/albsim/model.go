@@ -170,6 +170,12 @@ func revokedKey(rawIssuer []byte, serialHex string) string {
 	return string(rawIssuer) + "\x00" + serialHex
 }
 
+func (ts *trustStore) revocation(id int64) *revocation { return ts.revocations[id] }
+
+func (ts *trustStore) revocationNotFound(id int64) *apiError {
+	return errorf(codeRevocationIDNotFound, "Revocation ID %d not found in trust store '%s'", id, ts.arn)
+}
+
 func (ts *trustStore) revocationIDs() []int64 {
 	ids := make([]int64, 0, len(ts.revocations))
 	for id := range ts.revocations {
@@ -204,76 +210,85 @@ func (s *Sim) arnPrefix() string {
 	return fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:", s.cfg.Region, s.cfg.AccountID)
 }
 
-func (st *state) loadBalancer(arn string) *loadBalancer {
-	for _, lb := range st.loadBalancers {
-		if lb.arn == arn {
-			return lb
+// find returns the first item that match accepts, or nil.
+func find[T any](items []*T, match func(*T) bool) *T {
+	for _, it := range items {
+		if match(it) {
+			return it
 		}
 	}
 	return nil
+}
+
+func (st *state) loadBalancer(arn string) *loadBalancer {
+	return find(st.loadBalancers, func(lb *loadBalancer) bool { return lb.arn == arn })
 }
 
 func (st *state) loadBalancerByName(name string) *loadBalancer {
-	for _, lb := range st.loadBalancers {
-		if lb.name == name {
-			return lb
-		}
-	}
-	return nil
+	return find(st.loadBalancers, func(lb *loadBalancer) bool { return lb.name == name })
 }
 
 func (st *state) targetGroup(arn string) *targetGroup {
-	for _, tg := range st.targetGroups {
-		if tg.arn == arn {
-			return tg
-		}
-	}
-	return nil
+	return find(st.targetGroups, func(tg *targetGroup) bool { return tg.arn == arn })
 }
 
 func (st *state) targetGroupByName(name string) *targetGroup {
-	for _, tg := range st.targetGroups {
-		if tg.name == name {
-			return tg
-		}
-	}
-	return nil
+	return find(st.targetGroups, func(tg *targetGroup) bool { return tg.name == name })
 }
 
 func (st *state) listener(arn string) *listener {
-	for _, l := range st.listeners {
-		if l.arn == arn {
-			return l
-		}
-	}
-	return nil
+	return find(st.listeners, func(l *listener) bool { return l.arn == arn })
 }
 
 func (st *state) listenerOnPort(port int) *listener {
-	for _, l := range st.listeners {
-		if l.port == port {
-			return l
-		}
-	}
-	return nil
+	return find(st.listeners, func(l *listener) bool { return l.port == port })
 }
 
 func (st *state) trustStore(arn string) *trustStore {
-	for _, ts := range st.trustStores {
-		if ts.arn == arn {
-			return ts
-		}
-	}
-	return nil
+	return find(st.trustStores, func(ts *trustStore) bool { return ts.arn == arn })
 }
 
 func (st *state) trustStoreByName(name string) *trustStore {
-	for _, ts := range st.trustStores {
-		if ts.name == name {
-			return ts
-		}
+	return find(st.trustStores, func(ts *trustStore) bool { return ts.name == name })
+}
+
+// The not-found errors AWS returns for a resource named by its ARN (DescribeTrustStores words a
+// missing name the same way).
+func loadBalancerNotFound(arn string) *apiError {
+	return errorf(codeLoadBalancerNotFound, "Load balancer '%s' not found", arn)
+}
+
+func targetGroupNotFound(arn string) *apiError {
+	return errorf(codeTargetGroupNotFound, "Target group '%s' not found", arn)
+}
+
+func listenerNotFound(arn string) *apiError {
+	return errorf(codeListenerNotFound, "Listener '%s' not found", arn)
+}
+
+func trustStoreNotFound(arnOrName string) *apiError {
+	return errorf(codeTrustStoreNotFound, "Trust store '%s' not found", arnOrName)
+}
+
+// lookup returns the resource find gives for key, or notFound's error when there is none.
+func lookup[K, T any](find func(K) *T, notFound func(K) *apiError, key K) (*T, *apiError) {
+	if v := find(key); v != nil {
+		return v, nil
 	}
-	return nil
+	return nil, notFound(key)
+}
+
+// lookupAll resolves every key in order and fails at the first one that names nothing.
+func lookupAll[K, T any](find func(K) *T, notFound func(K) *apiError, keys []K) ([]*T, *apiError) {
+	out := make([]*T, 0, len(keys))
+	for _, k := range keys {
+		v, e := lookup(find, notFound, k)
+		if e != nil {
+			return nil, e
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func (st *state) listenersOf(lb *loadBalancer) []*listener {
@@ -333,19 +348,19 @@ func (st *state) resourceExists(arn string) *apiError {
 	switch {
 	case strings.Contains(arn, ":loadbalancer/"):
 		if st.loadBalancer(arn) == nil {
-			return errorf(codeLoadBalancerNotFound, "Load balancer '%s' not found", arn)
+			return loadBalancerNotFound(arn)
 		}
 	case strings.Contains(arn, ":targetgroup/"):
 		if st.targetGroup(arn) == nil {
-			return errorf(codeTargetGroupNotFound, "Target group '%s' not found", arn)
+			return targetGroupNotFound(arn)
 		}
 	case strings.Contains(arn, ":listener/"):
 		if st.listener(arn) == nil {
-			return errorf(codeListenerNotFound, "Listener '%s' not found", arn)
+			return listenerNotFound(arn)
 		}
 	case strings.Contains(arn, ":truststore/"):
 		if st.trustStore(arn) == nil {
-			return errorf(codeTrustStoreNotFound, "Trust store '%s' not found", arn)
+			return trustStoreNotFound(arn)
 		}
 	default:
 		return errorf(codeValidation, "'%s' is not a valid load balancer, target group, listener or trust store ARN", arn)
@@ -424,9 +439,9 @@ func (st *state) checkMutualAuth(l *listener, ma mutualAuth, now time.Time) *api
 		if ma.trustStoreArn == "" {
 			return errorf(codeValidation, "A trust store ARN must be specified when the mutual authentication mode is 'verify'")
 		}
-		ts := st.trustStore(ma.trustStoreArn)
-		if ts == nil {
-			return errorf(codeTrustStoreNotFound, "Trust store '%s' not found", ma.trustStoreArn)
+		ts, e := lookup(st.trustStore, trustStoreNotFound, ma.trustStoreArn)
+		if e != nil {
+			return e
 		}
 		if ts.status(now) != "ACTIVE" {
 			return errorf(codeTrustStoreNotReady, "Trust store '%s' is not ready; its status is %s", ts.arn, ts.status(now))
