@@ -564,29 +564,18 @@ func (s *Sim) createListener(_ context.Context, f form, _ *http.Request) (any, *
 	if e != nil {
 		return nil, e
 	}
-	l := &listener{
-		arn:          strings.Replace(lb.arn, ":loadbalancer/", ":listener/", 1) + "/" + randomHex16(),
-		lb:           lb,
-		port:         port,
-		protocol:     protocol,
-		certificates: parseCertificates(f),
-		alpn:         f.list("AlpnPolicy"),
-		attributes:   map[string]string{},
-	}
+	l := newListener(lb, port, protocol)
+	l.certificates, l.alpn = parseCertificates(f), f.list("AlpnPolicy")
 	if protocol == "HTTPS" {
-		if len(l.certificates) == 0 {
-			return nil, errorf(codeCertificateNotFound, "A certificate must be specified for HTTPS listeners")
+		if e := applyHTTPSSettings(l, f); e != nil {
+			return nil, e
 		}
 		l.certificates[0].isDefault = true
-		l.sslPolicy = f.str("SslPolicy")
-		if l.sslPolicy == "" {
-			l.sslPolicy = "ELBSecurityPolicy-2016-08"
-		}
 	}
 	if l.actions, e = s.parseActions(f); e != nil {
 		return nil, e
 	}
-	if l.mtls, e = parseMutualAuth(f, mutualAuth{mode: modeOff, advertise: "off"}); e != nil {
+	if l.mtls, e = parseMutualAuth(f, mutualAuthOff); e != nil {
 		return nil, e
 	}
 	if e := s.state.checkMutualAuth(l, l.mtls, time.Now()); e != nil {
@@ -600,10 +589,43 @@ func (s *Sim) createListener(_ context.Context, f form, _ *http.Request) (any, *
 	}
 	if err := s.startListener(l); err != nil {
 		delete(s.state.tags, l.arn)
-		return nil, errorf(codeInvalidConfigurationRequest, "albsim cannot serve port %d: %v", port, err)
+		return nil, cannotServe(port, err)
 	}
 	s.state.listeners = append(s.state.listeners, l)
 	return listenersResult{Listeners: []xListener{xListenerOf(l)}}, nil
+}
+
+// newListener makes a listener of lb with no certificates, actions or attributes and mutual
+// authentication off.
+func newListener(lb *loadBalancer, port int, protocol string) *listener {
+	return &listener{
+		arn:        strings.Replace(lb.arn, ":loadbalancer/", ":listener/", 1) + "/" + randomHex16(),
+		lb:         lb,
+		port:       port,
+		protocol:   protocol,
+		mtls:       mutualAuthOff,
+		attributes: map[string]string{},
+	}
+}
+
+// applyHTTPSSettings applies ALB's rules for an HTTPS listener: it needs a certificate, and its
+// security policy is the one the request names, else the one it has, else the default.
+func applyHTTPSSettings(l *listener, f form) *apiError {
+	if len(l.certificates) == 0 {
+		return errorf(codeCertificateNotFound, "A certificate must be specified for HTTPS listeners")
+	}
+	if v, ok := f.get("SslPolicy"); ok {
+		l.sslPolicy = v
+	}
+	if l.sslPolicy == "" {
+		l.sslPolicy = defaultSSLPolicy
+	}
+	return nil
+}
+
+// cannotServe is the error for a listener whose data-plane socket albsim cannot open.
+func cannotServe(port int, err error) *apiError {
+	return errorf(codeInvalidConfigurationRequest, "albsim cannot serve port %d: %v", port, err)
 }
 
 // checkPortFree applies AWS's one-listener-per-port rule. All emulated load balancers share one
@@ -672,14 +694,8 @@ func (s *Sim) modifyListener(_ context.Context, f form, _ *http.Request) (any, *
 		next.certificates = parseCertificates(f)
 	}
 	if next.protocol == "HTTPS" {
-		if len(next.certificates) == 0 {
-			return nil, errorf(codeCertificateNotFound, "A certificate must be specified for HTTPS listeners")
-		}
-		if v, ok := f.get("SslPolicy"); ok {
-			next.sslPolicy = v
-		}
-		if next.sslPolicy == "" {
-			next.sslPolicy = "ELBSecurityPolicy-2016-08"
+		if e := applyHTTPSSettings(&next, f); e != nil {
+			return nil, e
 		}
 	} else {
 		next.sslPolicy, next.certificates = "", nil
@@ -698,7 +714,7 @@ func (s *Sim) modifyListener(_ context.Context, f form, _ *http.Request) (any, *
 		}
 	}
 	if next.protocol != "HTTPS" && l.protocol == "HTTPS" && !f.has("MutualAuthentication") {
-		next.mtls = mutualAuth{mode: modeOff, advertise: "off"}
+		next.mtls = mutualAuthOff
 	}
 	if e := s.state.checkMutualAuth(&next, next.mtls, time.Now()); e != nil {
 		return nil, e
@@ -708,7 +724,7 @@ func (s *Sim) modifyListener(_ context.Context, f form, _ *http.Request) (any, *
 		cand := next
 		cand.server = nil
 		if err := s.startListener(&cand); err != nil {
-			return nil, errorf(codeInvalidConfigurationRequest, "albsim cannot serve port %d: %v", next.port, err)
+			return nil, cannotServe(next.port, err)
 		}
 		old := l.server
 		next.server = cand.server

@@ -105,6 +105,12 @@ type mutualAuth struct {
 	advertise     string // "on" | "off"
 }
 
+// mutualAuthOff is a listener's mutual authentication when none is configured.
+var mutualAuthOff = mutualAuth{mode: modeOff, advertise: "off"}
+
+// defaultSSLPolicy is the security policy ALB gives an HTTPS listener that names none.
+const defaultSSLPolicy = "ELBSecurityPolicy-2016-08"
+
 type listener struct {
 	arn          string
 	lb           *loadBalancer

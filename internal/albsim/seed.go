@@ -159,22 +159,15 @@ func (s *Sim) seedListener(lb *loadBalancer, sl SeedListener) error {
 	if sl.Port < 1 || sl.Port > 65535 {
 		return fmt.Errorf("port %d is not valid", sl.Port)
 	}
-	l := &listener{
-		arn:        strings.Replace(lb.arn, ":loadbalancer/", ":listener/", 1) + "/" + randomHex16(),
-		lb:         lb,
-		port:       sl.Port,
-		protocol:   protocol,
-		actions:    []action{{typ: "forward", order: 1, targetGroupArn: tg.arn, forward: []weightedTG{{arn: tg.arn, weight: 1}}}},
-		mtls:       mutualAuth{mode: modeOff, advertise: "off"},
-		attributes: map[string]string{},
-	}
+	l := newListener(lb, sl.Port, protocol)
+	l.actions = []action{{typ: "forward", order: 1, targetGroupArn: tg.arn, forward: []weightedTG{{arn: tg.arn, weight: 1}}}}
 	if protocol == "HTTPS" {
 		cert := sl.CertificateArn
 		if cert == "" {
 			cert = fmt.Sprintf("arn:aws:acm:%s:%s:certificate/albsim-localhost", s.cfg.Region, s.cfg.AccountID)
 		}
 		l.certificates = []certificateRef{{arn: cert, isDefault: true}}
-		l.sslPolicy = "ELBSecurityPolicy-2016-08"
+		l.sslPolicy = defaultSSLPolicy
 	}
 	if ma := sl.MutualAuthentication; ma != nil {
 		l.mtls = mutualAuth{mode: strings.ToLower(ma.Mode), trustStoreArn: ma.TrustStoreArn, ignoreExpiry: ma.IgnoreClientCertificateExpiry, advertise: strings.ToLower(ma.AdvertiseTrustStoreCaNames)}
