@@ -389,6 +389,49 @@ func TestFaultsBecomeReasonsAndConverge(t *testing.T) {
 		}
 	})
 
+	t.Run("labelled import Secret is watched", func(t *testing.T) {
+		ns := st.NewNamespace(t, "import")
+		newCA := func(cn string) (*x509.Certificate, []byte) {
+			key, _ := pki.GenerateKey(pki.AlgorithmECDSA, 256)
+			cert, err := pki.CreateCA(pki.CARequest{Subject: pki.Subject{CommonName: cn}.Name(), Key: key, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyPEM, _ := pki.MarshalPrivateKeyPEM(key, pki.EncodingPKCS8)
+			return cert, keyPEM
+		}
+		first, firstKey := newCA("corp-1")
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "corp-ca", Labels: map[string]string{mtlsv1alpha1.LabelSecretRole: "input"}},
+			Data: map[string][]byte{"tls.crt": pki.EncodeCertificatesPEM(first), "tls.key": firstKey}}
+		if err := st.Kube.Client.Create(ctx, sec); err != nil {
+			t.Fatal(err)
+		}
+		ca := &mtlsv1alpha1.ClientCA{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "imported"},
+			Spec: mtlsv1alpha1.ClientCASpec{Import: &mtlsv1alpha1.CAImport{SecretName: "corp-ca"},
+				Bundle: mtlsv1alpha1.BundleSpec{S3: mtlsv1alpha1.S3Location{Bucket: stack.Bucket}}}}
+		if err := st.Kube.Client.Create(ctx, ca); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Kube.Client.Delete(ctx, ca) })
+		if got := waitReady(t, ca); got.Status.SigningCAFingerprint != pki.Fingerprint(first) {
+			t.Fatal("imported CA not used")
+		}
+		// The corporate PKI replaces its CA: a Ready import has no timer, so only the watch
+		// on the labelled Secret can bring the change in.
+		second, secondKey := newCA("corp-2")
+		sec.Data = map[string][]byte{"tls.crt": pki.EncodeCertificatesPEM(second), "tls.key": secondKey}
+		if err := st.Kube.Client.Update(ctx, sec); err != nil {
+			t.Fatal(err)
+		}
+		stack.Eventually(t, 30*time.Second, func() error {
+			got := getCA(t, ca)
+			if got.Status.SigningCAFingerprint != pki.Fingerprint(second) || got.Status.Bundle == nil || got.Status.Bundle.Certificates != 1 {
+				return fmt.Errorf("status still names %s", got.Status.SigningCAFingerprint)
+			}
+			return nil
+		})
+	})
+
 	t.Run("missing bucket", func(t *testing.T) {
 		bucket := fmt.Sprintf("missing-%d", time.Now().UnixNano())
 		ca := newClientCA(t, func(ca *mtlsv1alpha1.ClientCA) { ca.Spec.Bundle.S3.Bucket = bucket })

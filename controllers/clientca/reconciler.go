@@ -53,17 +53,42 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("clientca").
 		For(&mtlsv1alpha1.ClientCA{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToClientCA)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToClientCA)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.ClientCAConcurrency}).
 		Complete(r)
 }
 
-func secretToClientCA(_ context.Context, o client.Object) []reconcile.Request {
-	name := o.GetLabels()[mtlsv1alpha1.LabelClientCA]
-	if name == "" {
+// secretToClientCA maps a cached Secret to the ClientCAs it matters to: albtrust's own Secrets
+// name their ClientCA in a label; an input Secret a user labelled (role "input") is matched to
+// the ClientCAs that import it or take additional CAs from it.
+func (r *Reconciler) secretToClientCA(ctx context.Context, o client.Object) []reconcile.Request {
+	if name := o.GetLabels()[mtlsv1alpha1.LabelClientCA]; name != "" {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+	}
+	var list mtlsv1alpha1.ClientCAList
+	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		logf.FromContext(ctx).Error(err, "Unable to list ClientCAs for a Secret", "secret", client.ObjectKeyFromObject(o))
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+	var reqs []reconcile.Request
+	for _, ca := range list.Items {
+		if usesSecret(&ca, o.GetName()) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ca.Namespace, Name: ca.Name}})
+		}
+	}
+	return reqs
+}
+
+func usesSecret(ca *mtlsv1alpha1.ClientCA, name string) bool {
+	if ca.Spec.Import != nil && ca.Spec.Import.SecretName == name {
+		return true
+	}
+	for _, src := range ca.Spec.AdditionalTrustedCAs {
+		if src.SecretKeyRef != nil && src.SecretKeyRef.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // scope carries what the steps of one reconcile share.
