@@ -720,16 +720,29 @@ func (s *Sim) modifyListener(_ context.Context, f form, _ *http.Request) (any, *
 		return nil, e
 	}
 	if next.port != l.port || next.protocol != l.protocol {
-		// The data-plane socket changes: bind the new one first so a failure leaves the old intact.
+		// The data-plane socket changes. On a new port, bind it first so that a failure leaves
+		// the old one intact. On the same port (only the protocol changes) the old socket must
+		// close before the port can be bound again; on failure it is opened again.
+		samePort := next.port == l.port
+		old := l.server
+		if samePort && old != nil {
+			old.stop()
+		}
 		cand := next
 		cand.server = nil
 		if err := s.startListener(&cand); err != nil {
+			if samePort {
+				if rerr := s.startListener(l); rerr != nil {
+					s.log.Error("Listener could not be restored", "listener", l.arn, "error", rerr)
+				}
+			}
 			return nil, cannotServe(next.port, err)
 		}
-		old := l.server
 		next.server = cand.server
 		next.server.l = l
-		old.stop()
+		if !samePort && old != nil {
+			old.stop()
+		}
 	}
 	l.port, l.protocol, l.sslPolicy, l.certificates = next.port, next.protocol, next.sslPolicy, next.certificates
 	l.actions, l.alpn, l.mtls, l.server = next.actions, next.alpn, next.mtls, next.server

@@ -480,3 +480,33 @@ func TestSeedAndPortChange(t *testing.T) {
 		t.Fatal("the old port still accepts connections")
 	}
 }
+
+// Changing only the protocol keeps the port: the listener must come back on it, now in plain HTTP.
+func TestModifyListenerProtocolOnSamePort(t *testing.T) {
+	e := newEnv(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	defer backend.Close()
+	bu, _ := url.Parse(backend.URL)
+	var bport int
+	fmt.Sscan(bu.Port(), &bport)
+	port := int(freePort(t))
+	if err := e.sim.Seed(albsim.SeedState{
+		TargetGroups:  []albsim.SeedTargetGroup{{Name: "proto", Port: bport, Targets: []albsim.SeedTarget{{ID: "127.0.0.1"}}}},
+		LoadBalancers: []albsim.SeedLoadBalancer{{Name: "proto", Listeners: []albsim.SeedListener{{Port: port, TargetGroup: "proto"}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	arn, _ := e.sim.ListenerARN("proto", port)
+	out := must[*elbv2.ModifyListenerOutput](t)(e.elb.ModifyListener(e.ctx, &elbv2.ModifyListenerInput{ListenerArn: aws.String(arn), Protocol: types.ProtocolEnumHttp}))
+	if out.Listeners[0].Protocol != types.ProtocolEnumHttp || aws.ToInt32(out.Listeners[0].Port) != int32(port) {
+		t.Fatalf("after the protocol change: %+v", out.Listeners[0])
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatalf("plain HTTP on the same port: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("plain HTTP on the same port: %d", resp.StatusCode)
+	}
+}
