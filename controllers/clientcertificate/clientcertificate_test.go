@@ -301,6 +301,38 @@ func TestRenewal(t *testing.T) {
 
 // Only a change that alters the certificate reissues it; labels, annotations, status and
 // secretTemplate do not. Issuing makes no AWS call.
+// When the ClientCA rotates, existing certificates stay as they are (the old CA is still in the
+// bundle) and their Secret's ca.crt follows the ClientCA's CAs, without a reissue.
+func TestCARotationUpdatesCABundleWithoutReissue(t *testing.T) {
+	ca := newClientCA(t, func(ca *mtlsv1alpha1.ClientCA) {
+		ca.Spec.Duration = &metav1.Duration{Duration: 2 * time.Minute}
+		ca.Spec.RenewBefore = &metav1.Duration{Duration: 105 * time.Second} // rotates 15s after start
+	})
+	// This CA rotates every 15s; delete it afterwards so that its ELB calls do not reach the
+	// call counts of later tests.
+	t.Cleanup(func() { _ = st.Kube.Client.Delete(ctx, ca) })
+	cc := newCert(t, ca, "before-rotation", nil)
+	issued := waitCertReady(t, cc)
+	stack.Eventually(t, 45*time.Second, func() error {
+		s := getSecret(t, cc)
+		certs, err := pki.ParseCertificatesPEM(s.Data[mtlsv1alpha1.CACertKey])
+		if err != nil {
+			return err
+		}
+		if len(certs) < 2 {
+			return fmt.Errorf("ca.crt holds %d CA certificates", len(certs))
+		}
+		return nil
+	})
+	got := getCert(t, cc)
+	if got.Status.SerialNumber != issued.Status.SerialNumber {
+		t.Errorf("the CA rotation reissued the certificate: serial %s, was %s", got.Status.SerialNumber, issued.Status.SerialNumber)
+	}
+	if got.Status.IssuerFingerprint != issued.Status.IssuerFingerprint {
+		t.Errorf("issuer changed without a reissue")
+	}
+}
+
 func TestReissueOnlyOnCertificateChanges(t *testing.T) {
 	ca := newClientCA(t, nil)
 	st.Sim.ResetCalls()
