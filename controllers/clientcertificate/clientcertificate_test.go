@@ -2,7 +2,11 @@ package clientcertificate_test
 
 import (
 	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"strings"
@@ -165,6 +169,48 @@ func TestCSRMode(t *testing.T) {
 // Revocation: the serial goes into the ClientCA's record, the CRL reaches the trust store and
 // the listener refuses the certificate. Revocation survives the loss of status. Deleting a
 // ClientCertificate revokes its certificate too, and drops its metric series.
+// Moving a ClientCertificate from a generated key to a CSR replaces the Secret (its type is
+// immutable): the new one is Opaque, holds no tls.key, and certifies the CSR's key.
+func TestSwitchFromKeyModeToCSRMode(t *testing.T) {
+	ca := newClientCA(t, nil)
+	cc := newCert(t, ca, "switcher", nil)
+	first := waitCertReady(t, cc)
+	if s := getSecret(t, cc); s.Type != corev1.SecretTypeTLS || len(s.Data[mtlsv1alpha1.TLSKeyKey]) == 0 {
+		t.Fatalf("key mode Secret: type %s, tls.key %d bytes", s.Type, len(s.Data[mtlsv1alpha1.TLSKeyKey]))
+	}
+	laptopKey, err := pki.GenerateKey(pki.AlgorithmECDSA, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "switcher"}}, laptopKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patchCert(t, cc, func(c *mtlsv1alpha1.ClientCertificate) {
+		c.Spec.PrivateKey = nil
+		c.Spec.CSR = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	})
+	stack.Eventually(t, 30*time.Second, func() error {
+		s := &corev1.Secret{}
+		if err := st.Kube.Client.Get(ctx, client.ObjectKey{Namespace: cc.Namespace, Name: secretName(cc)}, s); err != nil {
+			return err
+		}
+		if s.Type != corev1.SecretTypeOpaque {
+			return fmt.Errorf("Secret type %s", s.Type)
+		}
+		if _, ok := s.Data[mtlsv1alpha1.TLSKeyKey]; ok {
+			return fmt.Errorf("CSR mode Secret still holds tls.key")
+		}
+		if leaf := leafOf(t, s); !pki.KeyMatches(laptopKey, leaf) {
+			return fmt.Errorf("the certificate does not certify the CSR's key")
+		}
+		return nil
+	})
+	if got := waitCertReady(t, cc); got.Status.SerialNumber == first.Status.SerialNumber {
+		t.Error("switching to a CSR did not issue a new certificate")
+	}
+}
+
 func TestRevocation(t *testing.T) {
 	ca := newClientCA(t, nil)
 	cc := newCert(t, ca, "revoke-me", nil)
