@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	mtlsv1alpha1 "github.com/albtrust/albtrust/api/v1alpha1"
 	"github.com/albtrust/albtrust/controllers/clientca"
@@ -77,6 +78,39 @@ func TestClientCAPublishesBundleAndTrustStore(t *testing.T) {
 	if ca.Status.TrustStore.Name != clientca.TrustStoreName(ca, "test") {
 		t.Errorf("trust store name %s", ca.Status.TrustStore.Name)
 	}
+	// Metrics: ready and the signing CA's expiry.
+	stack.Eventually(t, 10*time.Second, func() error {
+		if v, ok := gauge("albtrust_clientca_ready", ca.Namespace, ca.Name); !ok || v != 1 {
+			return fmt.Errorf("albtrust_clientca_ready = %v (present %v)", v, ok)
+		}
+		if v, _ := gauge("albtrust_clientca_not_after_seconds", ca.Namespace, ca.Name); int64(v) != m.Signing.Cert.NotAfter.Unix() {
+			return fmt.Errorf("albtrust_clientca_not_after_seconds = %v, want %d", v, m.Signing.Cert.NotAfter.Unix())
+		}
+		return nil
+	})
+}
+
+// gauge reads one series of a gauge from the manager's metrics registry.
+func gauge(name, namespace, objName string) (float64, bool) {
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		return 0, false
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == namespace && labels["name"] == objName {
+				return m.GetGauge().GetValue(), true
+			}
+		}
+	}
+	return 0, false
 }
 
 // spec.trustStore.tags reach the trust store at creation and follow later spec changes; the
