@@ -37,15 +37,7 @@ import (
 var s3srv *s3server.Server
 
 func TestMain(m *testing.M) {
-	srv, err := s3server.Start(nil, s3server.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start S3 server:", err)
-		os.Exit(1)
-	}
-	s3srv = srv
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
+	os.Exit(s3server.RunTests(m, func(srv *s3server.Server) { s3srv = srv }))
 }
 
 func TestHelpDocumentsFlags(t *testing.T) {

@@ -3,7 +3,6 @@ package clientca_test
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -80,17 +78,7 @@ func waitCondition(t *testing.T, ca *mtlsv1alpha1.ClientCA, condType string, sta
 	var got *mtlsv1alpha1.ClientCA
 	stack.Eventually(t, timeout, func() error {
 		got = getCA(t, ca)
-		c := meta.FindStatusCondition(got.Status.Conditions, condType)
-		if c == nil {
-			return fmt.Errorf("no %s condition yet", condType)
-		}
-		if c.Status != status || (reason != "" && c.Reason != reason) {
-			return fmt.Errorf("%s is %s/%s (%s), want %s/%s", condType, c.Status, c.Reason, c.Message, status, reason)
-		}
-		if c.ObservedGeneration != got.Generation {
-			return fmt.Errorf("%s describes generation %d, object is at %d", condType, c.ObservedGeneration, got.Generation)
-		}
-		return nil
+		return stack.CheckCondition(got.Status.Conditions, got.Generation, condType, status, reason)
 	})
 	return got
 }

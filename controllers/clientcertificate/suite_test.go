@@ -128,17 +128,7 @@ func getCert(t *testing.T, cc *mtlsv1alpha1.ClientCertificate) *mtlsv1alpha1.Cli
 
 // checkCondition says whether cond is status/reason ("" = any reason) for the current generation.
 func checkCondition(cc *mtlsv1alpha1.ClientCertificate, condType string, status metav1.ConditionStatus, reason string) error {
-	c := meta.FindStatusCondition(cc.Status.Conditions, condType)
-	if c == nil {
-		return fmt.Errorf("no %s condition yet", condType)
-	}
-	if c.Status != status || (reason != "" && c.Reason != reason) {
-		return fmt.Errorf("%s is %s/%s (%s), want %s/%s", condType, c.Status, c.Reason, c.Message, status, reason)
-	}
-	if c.ObservedGeneration != cc.Generation {
-		return fmt.Errorf("%s describes generation %d, object is at %d", condType, c.ObservedGeneration, cc.Generation)
-	}
-	return nil
+	return stack.CheckCondition(cc.Status.Conditions, cc.Generation, condType, status, reason)
 }
 
 func waitCondition(t *testing.T, cc *mtlsv1alpha1.ClientCertificate, condType string, status metav1.ConditionStatus, reason string, timeout time.Duration) *mtlsv1alpha1.ClientCertificate {

@@ -285,3 +285,16 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// RunTests is a TestMain body for packages that share one S3 server: it starts the server,
+// hands it to the package through assign, runs the tests and stops it. It returns the exit code.
+func RunTests(m interface{ Run() int }, assign func(*Server)) int {
+	srv, err := Start(nil, Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start S3 server:", err)
+		return 1
+	}
+	defer srv.Stop()
+	assign(srv)
+	return m.Run()
+}

@@ -16,6 +16,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/albtrust/albtrust/internal/albsim"
@@ -124,4 +125,20 @@ func (st *Stack) SetListenerMode(t testing.TB, lbName string, port int, mode, st
 	if _, err := st.ELB.ModifyListener(context.Background(), &elbv2.ModifyListenerInput{ListenerArn: aws.String(arn), MutualAuthentication: ma}); err != nil {
 		t.Fatalf("modify listener: %v", err)
 	}
+}
+
+// CheckCondition says whether the condition of that type has the status and reason ("" = any
+// reason) and describes the object's current generation.
+func CheckCondition(conds []metav1.Condition, generation int64, condType string, status metav1.ConditionStatus, reason string) error {
+	c := meta.FindStatusCondition(conds, condType)
+	if c == nil {
+		return fmt.Errorf("no %s condition yet", condType)
+	}
+	if c.Status != status || (reason != "" && c.Reason != reason) {
+		return fmt.Errorf("%s is %s/%s (%s), want %s/%s", condType, c.Status, c.Reason, c.Message, status, reason)
+	}
+	if c.ObservedGeneration != generation {
+		return fmt.Errorf("%s describes generation %d, object is at %d", condType, c.ObservedGeneration, generation)
+	}
+	return nil
 }
